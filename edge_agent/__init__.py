@@ -1,0 +1,1 @@
+"""The edge agent: reads the elevator, detects faults and entrapments, and uploads frames."""
