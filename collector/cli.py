@@ -1,0 +1,38 @@
+"""`elev-collector`: the ingest daemon's command; one module per subcommand, imported when chosen."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+SUBCOMMANDS = {
+    "run": ("collector.run_cmd", "run the ingest daemon: MQTT ingest, store, alarms, HTTP API"),
+    "devices": ("collector.devices_cmd", "register, list and remove elevators (and broker credentials)"),
+}
+
+
+def _usage() -> str:
+    lines = [
+        "usage: elev-collector COMMAND [options]   (elev-collector COMMAND --help for its options)",
+        "",
+        "commands:",
+    ]
+    lines += [f"  {name:8s} {help_}" for name, (_, help_) in SUBCOMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help"):
+        print(_usage())
+        return 0 if args else 2
+    name, rest = args[0], args[1:]
+    if name not in SUBCOMMANDS:
+        print(f"elev-collector: unknown command {name!r}\n{_usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(SUBCOMMANDS[name][0])
+    return int(module.main(rest))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
