@@ -1,0 +1,540 @@
+"""The msgpack frames that travel between the edge agent and the collector over MQTT.
+
+Every frame is one msgpack array. The device is not in the frame: it is the topic's `{device}`
+segment, which the broker's ACL ties to the device's login (see `protocols.topics`). Frames are
+positional, not keyed, and the time stamps are packed, because a gateway on a metered cellular
+link sends one frame per status change and a heartbeat every minute, for years.
+
+Byte 0 of the array is the *head*, one positive fixint that says what follows::
+
+    head (1 byte, 0..127)
+    bit   6 5 4      3 2 1     0
+          version    kind      clock_synced
+    version: 1 (FORMAT_VERSION); a head with another version is refused
+    kind:    1 status, 2 event, 3 heartbeat (a single record)
+             4 batch (many records), 5 ack, 6 presence
+    clock_synced: the gateway's wall clock was synchronized (0 for batch and ack)
+
+The *stamp* is a 10-byte msgpack bin that packs the stream epoch and the wall time; msgpack has
+no 6-byte integer, so this saves the 4 bytes a uint32 + uint64 pair would cost::
+
+    stamp (bin 8, 10 bytes, big-endian)
+    +--------+--------+--------+--------+--------+--------+--------+--------+--------+--------+
+    |            epoch (uint32)         |                  wall_ms (uint48)                   |
+    +--------+--------+--------+--------+--------+--------+--------+--------+--------+--------+
+
+Single record (kind 1, 2, 3), the record's body fields flattened into the frame::
+
+    [head, stamp, seq, mono_ms, *body]
+
+Batch (kind 4): the first record's seq/mono/wall are in the envelope, every record carries its
+differences to the record before it (the first: to the envelope, with seq counting from seq0 - 1)::
+
+    [head, stamp(epoch, wall0), device_id | nil, seq0, mono0, [record, ...]]
+    record = [rhead, d_mono, d_wall, *body]
+    rhead  = (seq - prev_seq - 1) << 4 | kind << 1 | clock_synced     (1 byte while gaps < 8)
+    d_mono = mono_ms - prev_mono_ms                                     (may be < 0 after a reboot)
+    d_wall = (wall_ms - prev_wall_ms) - d_mono                          (0 while both clocks agree)
+
+Bodies::
+
+    status    [floor, speed_mm_s, bits, fault_code]      t_ms of the snapshot is mono_ms
+    event     [wire << 1 | clear, mono_ms - t_ms, floor | nil, fault_code | nil]
+    heartbeat [outbox_depth << 1 | comms_ok, mono_ms // 1000 - uptime_s]
+
+    status bits (an int; the common states fit one byte)
+    bit  0       running
+    bits 2..1    direction: 0 none, 1 up, 2 down
+    bit  3       door_zone
+    bit  4       door_lock
+    bit  5       safety_circuit
+    bit  6       power
+    bits 8..7    door: 0 closed, 1 opening, 2 open, 3 closing
+    bits 10..9   occupied: 0 no presence sensor (None), 1 False, 2 True
+    bit  11      alarm_button
+    bits 13..12  mode: 0 normal, 1 inspection, 2 fire, 3 out_of_service
+
+Ack (collector -> agent) and presence (retained, and the agent's MQTT last will)::
+
+    [head, epoch, [lo, hi, lo, hi, ...]]      inclusive seq ranges, at least one
+    [head, stamp(epoch, wall_ms), online]
+
+Decoding is strict: anything but exactly this layout raises `FrameError` with a short reason,
+and nothing else escapes, whatever the bytes (the tests fuzz this). docs/protocol.md has the
+rationale, the topic layout, the ack flow and measured sizes.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+
+from protocols.events import BY_NAME, BY_WIRE, Action, Event
+from protocols.signals import Door, Mode, SignalSnapshot
+from protocols.topics import TopicError, validate_device_id
+
+FORMAT_VERSION: int = 1
+MAX_FRAME_BYTES: int = 65_536
+
+_U32 = 0xFFFF_FFFF
+_U48 = (1 << 48) - 1
+_I32_MIN, _I32_MAX = -(1 << 31), (1 << 31) - 1
+_I63 = (1 << 63) - 1  # seq fits a signed 64-bit column (SQLite INTEGER, PostgreSQL bigint)
+
+
+class FrameError(ValueError):
+    """A frame that cannot be encoded or decoded. `reason` is short and machine-friendly."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+
+
+class RecordKind(enum.IntEnum):
+    STATUS = 1
+    EVENT = 2
+    HEARTBEAT = 3
+
+
+class FrameKind(enum.IntEnum):
+    """The `kind` bits of the head; values 1-3 are the single-record kinds of `RecordKind`."""
+
+    STATUS = 1
+    EVENT = 2
+    HEARTBEAT = 3
+    BATCH = 4
+    ACK = 5
+    PRESENCE = 6
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    uptime_s: int
+    outbox_depth: int  # records not yet acknowledged
+    comms_ok: bool  # controller answering
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    kind: RecordKind
+    seq: int  # per-stream sequence number, starts at 1, +1 per record
+    mono_ms: int  # agent monotonic ms (since boot)
+    wall_ms: int  # Unix ms as the gateway's clock said (meaningless if not clock_synced)
+    clock_synced: bool
+    body: SignalSnapshot | Event | Heartbeat
+
+
+@dataclass(frozen=True, slots=True)
+class UplinkFrame:
+    epoch: int  # stream epoch: random 32-bit, new whenever the agent's outbox is recreated
+    records: tuple[Record, ...]  # one record = a single frame; many = a batch frame
+    device_id: str | None = None  # optional; when present the collector checks it against the topic
+
+
+@dataclass(frozen=True, slots=True)
+class AckFrame:
+    epoch: int
+    ranges: tuple[tuple[int, int], ...]  # inclusive seq ranges durably stored by the collector
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceFrame:
+    online: bool
+    epoch: int
+    wall_ms: int
+    clock_synced: bool
+
+
+# --- tables -------------------------------------------------------------------------------------
+
+_VERSION_BITS = FORMAT_VERSION << 4
+_STAMP = struct.Struct(">IHI")  # epoch, wall high 16 bits, wall low 32 bits
+
+_DIR_CODE = {0: 0, 1: 1, -1: 2}
+_DOORS = (Door.CLOSED, Door.OPENING, Door.OPEN, Door.CLOSING)
+_DOOR_CODE = {d: i for i, d in enumerate(_DOORS)}
+_MODES = (Mode.NORMAL, Mode.INSPECTION, Mode.FIRE, Mode.OUT_OF_SERVICE)
+_MODE_CODE = {m: i for i, m in enumerate(_MODES)}
+_OCC_CODE: dict[bool | None, int] = {None: 0, False: 1, True: 2}
+_STATUS_BITS_MAX = 1 << 14
+
+# bits -> ((direction, running), (door, door_zone, door_lock, safety_circuit, occupied, alarm_button,
+# power, mode)) split around speed_mm_s, filled lazily; None marks an invalid bit pattern.
+_BITS_CACHE: dict[int, tuple[tuple[object, ...], tuple[object, ...]] | None] = {}
+
+
+def _status_bits(s: SignalSnapshot) -> int:
+    return (
+        (1 if s.running else 0)
+        | _DIR_CODE[s.direction] << 1
+        | (8 if s.door_zone else 0)
+        | (16 if s.door_lock else 0)
+        | (32 if s.safety_circuit else 0)
+        | (64 if s.power else 0)
+        | _DOOR_CODE[s.door] << 7
+        | _OCC_CODE[s.occupied] << 9
+        | (2048 if s.alarm_button else 0)
+        | _MODE_CODE[s.mode] << 12
+    )
+
+
+def _unpack_bits(bits: int) -> tuple[tuple[object, ...], tuple[object, ...]] | None:
+    direction = (bits >> 1) & 3
+    occupied = (bits >> 9) & 3
+    if direction == 3 or occupied == 3:
+        entry = None
+    else:
+        entry = (
+            ((0, 1, -1)[direction], bool(bits & 1)),
+            (
+                _DOORS[(bits >> 7) & 3],
+                bool(bits & 8),
+                bool(bits & 16),
+                bool(bits & 32),
+                (None, False, True)[occupied],
+                bool(bits & 2048),
+                bool(bits & 64),
+                _MODES[(bits >> 12) & 3],
+            ),
+        )
+    _BITS_CACHE[bits] = entry
+    return entry
+
+
+# --- encoding -----------------------------------------------------------------------------------
+
+
+def _check_int(value: object, lo: int, hi: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FrameError("bad_type", f"{what} must be an integer, got {type(value).__name__}")
+    if not lo <= value <= hi:
+        raise FrameError("out_of_range", f"{what}={value} outside {lo}..{hi}")
+    return int(value)
+
+
+def _stamp(epoch: int, wall_ms: int) -> bytes:
+    _check_int(epoch, 0, _U32, "epoch")
+    _check_int(wall_ms, 0, _U48, "wall_ms")
+    return _STAMP.pack(epoch, wall_ms >> 32, wall_ms & _U32)
+
+
+def _body(record: Record) -> list[Any]:
+    """The record's body fields; also checks that the body matches the kind and its ranges."""
+    body = record.body
+    kind = record.kind
+    if kind == RecordKind.STATUS:
+        if not isinstance(body, SignalSnapshot):
+            raise FrameError("bad_type", f"status record {record.seq} has a {type(body).__name__} body")
+        if body.t_ms != record.mono_ms:
+            raise FrameError("bad_value", f"status record {record.seq}: t_ms {body.t_ms} != mono_ms {record.mono_ms}")
+        try:
+            bits = _status_bits(body)
+        except (KeyError, TypeError):
+            raise FrameError("bad_value", f"status record {record.seq}: direction, door, occupied or mode") from None
+        return [
+            _check_int(body.floor, _I32_MIN, _I32_MAX, "floor"),
+            _check_int(body.speed_mm_s, 0, _I32_MAX, "speed_mm_s"),
+            bits,
+            _check_int(body.fault_code, 0, _I32_MAX, "fault_code"),
+        ]
+    if kind == RecordKind.EVENT:
+        if not isinstance(body, Event):
+            raise FrameError("bad_type", f"event record {record.seq} has a {type(body).__name__} body")
+        event_spec = BY_NAME.get(body.type)
+        if event_spec is None:
+            raise FrameError("unknown_event", f"event type {body.type!r}")
+        if body.action not in (Action.RAISE, Action.CLEAR):
+            raise FrameError("bad_value", f"event action {body.action!r}")
+        t_ms = _check_int(body.t_ms, 0, _U48, "event t_ms")
+        return [
+            event_spec.wire << 1 | (1 if body.action == Action.CLEAR else 0),
+            record.mono_ms - t_ms,
+            None if body.floor is None else _check_int(body.floor, _I32_MIN, _I32_MAX, "event floor"),
+            None if body.fault_code is None else _check_int(body.fault_code, 0, _I32_MAX, "event fault_code"),
+        ]
+    if kind == RecordKind.HEARTBEAT:
+        if not isinstance(body, Heartbeat):
+            raise FrameError("bad_type", f"heartbeat record {record.seq} has a {type(body).__name__} body")
+        depth = _check_int(body.outbox_depth, 0, _U48, "outbox_depth")
+        uptime_s = _check_int(body.uptime_s, 0, _U48, "uptime_s")
+        return [depth << 1 | (1 if body.comms_ok else 0), record.mono_ms // 1000 - uptime_s]
+    raise FrameError("bad_kind", f"record kind {kind!r}")
+
+
+def _check_record(record: Record) -> int:
+    if not isinstance(record, Record):
+        raise FrameError("bad_type", f"expected a Record, got {type(record).__name__}")
+    try:
+        kind = RecordKind(record.kind)
+    except ValueError:
+        raise FrameError("bad_kind", f"record kind {record.kind!r}") from None
+    _check_int(record.seq, 1, _I63, "seq")
+    _check_int(record.mono_ms, 0, _U48, "mono_ms")
+    _check_int(record.wall_ms, 0, _U48, "wall_ms")
+    return int(kind) << 1 | (1 if record.clock_synced else 0)
+
+
+def _pack(obj: list[Any]) -> bytes:
+    data: bytes = msgpack.packb(obj, use_bin_type=True)
+    if len(data) > MAX_FRAME_BYTES:
+        raise FrameError("too_large", f"{len(data)} bytes > {MAX_FRAME_BYTES}")
+    return data
+
+
+def encode_uplink(frame: UplinkFrame) -> bytes:
+    """One record without device_id -> a single frame; otherwise a batch frame."""
+    records = frame.records
+    if not records:
+        raise FrameError("empty", "an uplink frame needs at least one record")
+    if len(records) == 1 and frame.device_id is None:
+        r = records[0]
+        bits = _check_record(r)
+        return _pack([_VERSION_BITS | bits, _stamp(frame.epoch, r.wall_ms), r.seq, r.mono_ms, *_body(r)])
+    device_id = frame.device_id
+    if device_id is not None:
+        try:
+            validate_device_id(device_id)
+        except TopicError as exc:
+            raise FrameError("bad_device_id", str(exc)) from None
+    first = records[0]
+    _check_record(first)
+    prev_seq, prev_mono, prev_wall = first.seq - 1, first.mono_ms, first.wall_ms
+    out = []
+    for r in records:
+        bits = _check_record(r)
+        gap = r.seq - prev_seq - 1
+        if gap < 0:
+            raise FrameError("bad_order", f"seq {r.seq} after {prev_seq} in a batch")
+        d_mono = r.mono_ms - prev_mono
+        out.append([gap << 4 | bits, d_mono, r.wall_ms - prev_wall - d_mono, *_body(r)])
+        prev_seq, prev_mono, prev_wall = r.seq, r.mono_ms, r.wall_ms
+    head = _VERSION_BITS | FrameKind.BATCH << 1
+    return _pack([head, _stamp(frame.epoch, first.wall_ms), device_id, first.seq, first.mono_ms, out])
+
+
+def encode_ack(frame: AckFrame) -> bytes:
+    if not frame.ranges:
+        raise FrameError("empty", "an ack needs at least one range")
+    flat: list[int] = []
+    for rng in frame.ranges:
+        if not isinstance(rng, tuple) or len(rng) != 2:
+            raise FrameError("bad_type", f"ack range {rng!r} is not a (lo, hi) pair")
+        lo = _check_int(rng[0], 1, _I63, "ack range low")
+        hi = _check_int(rng[1], lo, _I63, "ack range high")
+        flat += (lo, hi)
+    return _pack([_VERSION_BITS | FrameKind.ACK << 1, _check_int(frame.epoch, 0, _U32, "epoch"), flat])
+
+
+def encode_presence(frame: PresenceFrame) -> bytes:
+    head = _VERSION_BITS | FrameKind.PRESENCE << 1 | (1 if frame.clock_synced else 0)
+    return _pack([head, _stamp(frame.epoch, frame.wall_ms), bool(frame.online)])
+
+
+# --- decoding -----------------------------------------------------------------------------------
+
+
+def _unpack(data: bytes) -> list[Any]:
+    """msgpack bytes -> the frame's top-level array; every msgpack failure becomes a FrameError."""
+    try:
+        size = len(data)
+    except TypeError:
+        raise FrameError("bad_type", f"expected bytes, got {type(data).__name__}") from None
+    if size > MAX_FRAME_BYTES:
+        raise FrameError("too_large", f"{size} bytes > {MAX_FRAME_BYTES}")
+    try:
+        obj = msgpack.unpackb(
+            data,
+            raw=False,
+            strict_map_key=True,
+            use_list=True,
+            max_str_len=MAX_FRAME_BYTES,
+            max_bin_len=MAX_FRAME_BYTES,
+            max_array_len=MAX_FRAME_BYTES,
+            max_map_len=MAX_FRAME_BYTES,
+            max_ext_len=MAX_FRAME_BYTES,
+        )
+    except msgpack.ExtraData:
+        raise FrameError("trailing_bytes") from None
+    except (ValueError, TypeError, RecursionError, OverflowError, MemoryError, msgpack.UnpackException) as exc:
+        raise FrameError("not_msgpack", type(exc).__name__) from None
+    if type(obj) is not list or not obj:
+        raise FrameError("bad_shape", "a frame is a non-empty msgpack array")
+    head = obj[0]
+    if type(head) is not int:
+        raise FrameError("bad_type", "head must be an integer")
+    if head >> 4 != FORMAT_VERSION or head < 0:
+        raise FrameError("bad_version", f"format version {head >> 4} (head {head})")
+    return obj
+
+
+def _int(value: object, lo: int, hi: int, what: str) -> int:
+    if type(value) is not int:
+        raise FrameError("bad_type", f"{what} must be an integer, got {type(value).__name__}")
+    if not lo <= value <= hi:
+        raise FrameError("out_of_range", f"{what}={value} outside {lo}..{hi}")
+    return value
+
+
+def _unstamp(stamp: object) -> tuple[int, int]:
+    if type(stamp) is not bytes or len(stamp) != _STAMP.size:
+        raise FrameError("bad_type", "stamp must be 10 bytes")
+    epoch, hi, lo = _STAMP.unpack(stamp)
+    return epoch, hi << 32 | lo
+
+
+def _decode_body(kind: int, mono_ms: int, f: list[Any], what: str) -> SignalSnapshot | Event | Heartbeat:
+    """Body fields -> body; `f` must hold exactly this kind's fields."""
+    if kind == 1:
+        if len(f) != 4:
+            raise FrameError("bad_shape", f"{what}: status body has {len(f)} fields, expected 4")
+        floor, speed, bits, fault = f
+        entry = _BITS_CACHE.get(bits) if type(bits) is int and 0 <= bits < _STATUS_BITS_MAX else None
+        if entry is None:
+            _int(bits, 0, _STATUS_BITS_MAX - 1, f"{what}: status bits")
+            entry = _unpack_bits(bits)
+            if entry is None:
+                raise FrameError("out_of_range", f"{what}: status bits {bits:#x}")
+        a, b = entry
+        return SignalSnapshot._make(
+            (
+                mono_ms,
+                _int(floor, _I32_MIN, _I32_MAX, f"{what}: floor"),
+                *a,
+                _int(speed, 0, _I32_MAX, f"{what}: speed_mm_s"),
+                *b,
+                _int(fault, 0, _I32_MAX, f"{what}: fault_code"),
+            )
+        )
+    if kind == 2:
+        if len(f) != 4:
+            raise FrameError("bad_shape", f"{what}: event body has {len(f)} fields, expected 4")
+        code, dt, floor, fault = f
+        _int(code, 0, 511, f"{what}: event code")
+        event_spec = BY_WIRE.get(code >> 1)
+        if event_spec is None:
+            raise FrameError("unknown_event", f"{what}: wire code {code >> 1}")
+        t_ms = mono_ms - _int(dt, mono_ms - _U48, mono_ms, f"{what}: event time offset")
+        if floor is not None:
+            _int(floor, _I32_MIN, _I32_MAX, f"{what}: event floor")
+        if fault is not None:
+            _int(fault, 0, _I32_MAX, f"{what}: event fault_code")
+        return Event(t_ms, event_spec.name, Action.CLEAR if code & 1 else Action.RAISE, floor, fault)
+    if kind == 3:
+        if len(f) != 2:
+            raise FrameError("bad_shape", f"{what}: heartbeat body has {len(f)} fields, expected 2")
+        packed = _int(f[0], 0, (_U48 << 1) | 1, f"{what}: heartbeat depth")
+        mono_s = mono_ms // 1000
+        uptime_s = mono_s - _int(f[1], mono_s - _U48, mono_s, f"{what}: heartbeat uptime offset")
+        return Heartbeat(uptime_s, packed >> 1, bool(packed & 1))
+    raise FrameError("bad_kind", f"{what}: record kind {kind}")
+
+
+def _decode_uplink(obj: list[Any]) -> UplinkFrame:
+    head = obj[0]
+    kind = (head >> 1) & 7
+    if kind in (1, 2, 3):
+        if len(obj) < 4:
+            raise FrameError("bad_shape", f"single frame has {len(obj)} fields")
+        epoch, wall_ms = _unstamp(obj[1])
+        seq = _int(obj[2], 1, _I63, "seq")
+        mono_ms = _int(obj[3], 0, _U48, "mono_ms")
+        body = _decode_body(kind, mono_ms, obj[4:], "record")
+        return UplinkFrame(epoch, (Record(RecordKind(kind), seq, mono_ms, wall_ms, bool(head & 1), body),))
+    if kind != FrameKind.BATCH:
+        raise FrameError("bad_kind", f"frame kind {kind} is not an uplink frame")
+    if head & 1:
+        raise FrameError("bad_value", "batch head has the clock_synced bit set")
+    if len(obj) != 6:
+        raise FrameError("bad_shape", f"batch frame has {len(obj)} fields, expected 6")
+    _, stamp, device_id, seq0, mono0, items = obj
+    epoch, prev_wall = _unstamp(stamp)
+    if device_id is not None:
+        if type(device_id) is not str:
+            raise FrameError("bad_type", "device_id must be a string or nil")
+        try:
+            validate_device_id(device_id)
+        except TopicError as exc:
+            raise FrameError("bad_device_id", str(exc)) from None
+    prev_seq = _int(seq0, 1, _I63, "seq0") - 1
+    prev_mono = _int(mono0, 0, _U48, "mono0")
+    if type(items) is not list or not items:
+        raise FrameError("bad_shape", "batch records must be a non-empty array")
+    records = []
+    for i, item in enumerate(items):
+        if type(item) is not list or len(item) < 3:
+            raise FrameError("bad_shape", f"batch record {i} is not an array of at least 3 fields")
+        rhead, d_mono, d_wall = item[0], item[1], item[2]
+        if type(rhead) is not int or type(d_mono) is not int or type(d_wall) is not int or rhead < 0:
+            raise FrameError("bad_type", f"batch record {i}: head and deltas must be integers")
+        rkind = (rhead >> 1) & 7
+        if not 1 <= rkind <= 3:
+            raise FrameError("bad_kind", f"batch record {i}: kind {rkind}")
+        seq = prev_seq + (rhead >> 4) + 1
+        mono_ms = prev_mono + d_mono
+        wall_ms = prev_wall + d_mono + d_wall
+        if seq > _I63 or not 0 <= mono_ms <= _U48 or not 0 <= wall_ms <= _U48:
+            raise FrameError("out_of_range", f"batch record {i}: seq, mono_ms or wall_ms")
+        body = _decode_body(rkind, mono_ms, item[3:], f"batch record {i}")
+        records.append(Record(RecordKind(rkind), seq, mono_ms, wall_ms, bool(rhead & 1), body))
+        prev_seq, prev_mono, prev_wall = seq, mono_ms, wall_ms
+    return UplinkFrame(epoch, tuple(records), device_id)
+
+
+def _guarded(obj: list[Any], decode: Any) -> Any:
+    """Run a structural decoder; a slip in it must still surface as a FrameError, never a crash."""
+    try:
+        return decode(obj)
+    except FrameError:
+        raise
+    except (TypeError, ValueError, IndexError, KeyError, OverflowError) as exc:  # pragma: no cover
+        raise FrameError("bad_value", f"{type(exc).__name__}: {exc}") from None
+
+
+def decode_uplink(data: bytes) -> UplinkFrame:
+    """Bytes from `elev/v1/{device}/up` -> UplinkFrame; raises FrameError only."""
+    frame: UplinkFrame = _guarded(_unpack(data), _decode_uplink)
+    return frame
+
+
+def _decode_ack(obj: list[Any]) -> AckFrame:
+    if (obj[0] >> 1) & 7 != FrameKind.ACK or obj[0] & 1:
+        raise FrameError("bad_kind", f"head {obj[0]} is not an ack")
+    if len(obj) != 3:
+        raise FrameError("bad_shape", f"ack frame has {len(obj)} fields, expected 3")
+    epoch = _int(obj[1], 0, _U32, "epoch")
+    flat = obj[2]
+    if type(flat) is not list or not flat or len(flat) % 2:
+        raise FrameError("bad_shape", "ack ranges must be a non-empty array of lo, hi pairs")
+    ranges = []
+    for i in range(0, len(flat), 2):
+        lo = _int(flat[i], 1, _I63, "ack range low")
+        ranges.append((lo, _int(flat[i + 1], lo, _I63, "ack range high")))
+    return AckFrame(epoch, tuple(ranges))
+
+
+def decode_ack(data: bytes) -> AckFrame:
+    """Bytes from `elev/v1/{device}/ack` -> AckFrame; raises FrameError only."""
+    frame: AckFrame = _guarded(_unpack(data), _decode_ack)
+    return frame
+
+
+def _decode_presence(obj: list[Any]) -> PresenceFrame:
+    if (obj[0] >> 1) & 7 != FrameKind.PRESENCE:
+        raise FrameError("bad_kind", f"head {obj[0]} is not a presence frame")
+    if len(obj) != 3:
+        raise FrameError("bad_shape", f"presence frame has {len(obj)} fields, expected 3")
+    epoch, wall_ms = _unstamp(obj[1])
+    if type(obj[2]) is not bool:
+        raise FrameError("bad_type", "online must be a boolean")
+    return PresenceFrame(obj[2], epoch, wall_ms, bool(obj[0] & 1))
+
+
+def decode_presence(data: bytes) -> PresenceFrame:
+    """Bytes from `elev/v1/{device}/presence` -> PresenceFrame; raises FrameError only."""
+    frame: PresenceFrame = _guarded(_unpack(data), _decode_presence)
+    return frame
