@@ -1,0 +1,216 @@
+"""Rescue cases: what happens after an `entrapment` alarm, until a person closes the case.
+
+Sans-IO: values in, values out, time is an argument (Unix ms). The store and the HTTP API drive
+these functions; the tests drive them with plain data.
+
+Status codes follow the supervision platforms' convention (the codes travel to the city as is):
+
+    01 occurred ──respond──> 02 responded ──arrive──> 04 on site ──complete──> 00 done
+      │                        │                        │
+      └──────────────── false_alarm ──────────────────┴──> 05 false alarm
+
+Every step records its time and its actor (a duty officer, a maintenance technician, "system" for
+the automatic opening). A case is opened by the alarm; clearing the alarm (the door opened, the
+car moved) does not close it: only `complete` or `false_alarm`, done by a person, does.
+
+Escalation
+----------
+Two deadlines, both counted from the moment the entrapment occurred, so they survive a restart
+(they are recomputed from the persisted steps, never held in a timer):
+
+- `no_response`: still 01 after `response_limit_s` (default 45 s): nobody acknowledged the alarm;
+- `no_arrival`: no 04 step after `arrival_limit_s` (default 30 min, the regulation's limit for a
+  rescuer to reach the car) while the case is open.
+
+`due_escalations(case, already_sent, now_ms, config)` says which are due and not yet sent; the
+caller persists what it sent and passes it back next time, so each escalation goes out once.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from collector.errors import CollectorError
+
+
+class RescueError(CollectorError):
+    """A rescue operation that is not allowed; the message says why."""
+
+
+class Status(enum.StrEnum):
+    OCCURRED = "01"
+    RESPONDED = "02"
+    ON_SITE = "04"
+    DONE = "00"
+    FALSE_ALARM = "05"
+
+
+STATUS_TITLE = {
+    Status.OCCURRED: "occurred",
+    Status.RESPONDED: "responded",
+    Status.ON_SITE: "on site",
+    Status.DONE: "done",
+    Status.FALSE_ALARM: "false alarm",
+}
+
+
+class Action(enum.StrEnum):
+    RESPOND = "respond"
+    ARRIVE = "arrive"
+    COMPLETE = "complete"
+    FALSE_ALARM = "false_alarm"
+
+
+# The whole lifecycle in one table: (current status, action) -> next status.
+TRANSITIONS: dict[tuple[Status, Action], Status] = {
+    (Status.OCCURRED, Action.RESPOND): Status.RESPONDED,
+    (Status.RESPONDED, Action.ARRIVE): Status.ON_SITE,
+    (Status.ON_SITE, Action.COMPLETE): Status.DONE,
+    (Status.OCCURRED, Action.FALSE_ALARM): Status.FALSE_ALARM,
+    (Status.RESPONDED, Action.FALSE_ALARM): Status.FALSE_ALARM,
+    (Status.ON_SITE, Action.FALSE_ALARM): Status.FALSE_ALARM,
+}
+
+CLOSED = frozenset({Status.DONE, Status.FALSE_ALARM})
+SYSTEM_ACTOR = "system"
+
+
+class Escalation(enum.StrEnum):
+    NO_RESPONSE = "no_response"
+    NO_ARRIVAL = "no_arrival"
+
+
+@dataclass(frozen=True, slots=True)
+class RescueConfig:
+    response_limit_s: float = 45.0
+    arrival_limit_s: float = 30 * 60.0
+
+    def __post_init__(self) -> None:
+        if self.response_limit_s <= 0:
+            raise RescueError(f"response_limit_s must be positive, got {self.response_limit_s!r}")
+        if self.arrival_limit_s <= self.response_limit_s:
+            raise RescueError(
+                f"arrival_limit_s ({self.arrival_limit_s!r}) must be longer than response_limit_s "
+                f"({self.response_limit_s!r})"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    status: Status
+    at_ms: int
+    actor: str
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RescueCase:
+    """One entrapment and what was done about it; `steps[0]` is always the 01 occurrence."""
+
+    case_id: str
+    device_id: str
+    alarm_id: int | None
+    steps: tuple[Step, ...]
+    floor: int | None = None
+
+    @property
+    def status(self) -> Status:
+        return self.steps[-1].status
+
+    @property
+    def occurred_ms(self) -> int:
+        return self.steps[0].at_ms
+
+    @property
+    def closed(self) -> bool:
+        return self.status in CLOSED
+
+    def at(self, status: Status) -> int | None:
+        """When the case reached `status`, or None if it never did."""
+        for s in self.steps:
+            if s.status is status:
+                return s.at_ms
+        return None
+
+    @property
+    def response_s(self) -> float | None:
+        t = self.at(Status.RESPONDED)
+        return None if t is None else (t - self.occurred_ms) / 1000.0
+
+    @property
+    def arrival_s(self) -> float | None:
+        t = self.at(Status.ON_SITE)
+        return None if t is None else (t - self.occurred_ms) / 1000.0
+
+
+def open_case(
+    case_id: str,
+    device_id: str,
+    occurred_ms: int,
+    alarm_id: int | None = None,
+    floor: int | None = None,
+    actor: str = SYSTEM_ACTOR,
+) -> RescueCase:
+    """The case an entrapment opens: status 01 at the moment the entrapment was raised."""
+    return RescueCase(case_id, device_id, alarm_id, (Step(Status.OCCURRED, occurred_ms, actor, "entrapment"),), floor)
+
+
+def allowed_actions(status: Status) -> tuple[Action, ...]:
+    return tuple(a for (s, a) in TRANSITIONS if s is status)
+
+
+def transition(case: RescueCase, action: Action | str, at_ms: int, actor: str, note: str = "") -> RescueCase:
+    """The case after `actor` did `action` at `at_ms`; RescueError says why it is refused."""
+    try:
+        act = Action(action)
+    except ValueError:
+        raise RescueError(f"unknown action {action!r}: use one of {', '.join(a.value for a in Action)}") from None
+    actor = actor.strip()
+    if not actor:
+        raise RescueError("an actor is required: say who did it")
+    if actor == SYSTEM_ACTOR:
+        raise RescueError(f"actor {SYSTEM_ACTOR!r} is reserved for automatic steps: a person must act")
+    current = case.status
+    nxt = TRANSITIONS.get((current, act))
+    if nxt is None:
+        if current in CLOSED:
+            raise RescueError(f"case {case.case_id} is closed ({current.value} {STATUS_TITLE[current]})")
+        allowed = ", ".join(a.value for a in allowed_actions(current))
+        raise RescueError(
+            f"case {case.case_id} is {current.value} {STATUS_TITLE[current]}: {act.value!r} is not allowed "
+            f"now (allowed: {allowed})"
+        )
+    last = case.steps[-1].at_ms
+    if at_ms < last:
+        raise RescueError(f"case {case.case_id}: a step cannot be earlier than the previous one ({at_ms} < {last})")
+    return RescueCase(
+        case.case_id, case.device_id, case.alarm_id, (*case.steps, Step(nxt, at_ms, actor, note)), case.floor
+    )
+
+
+def _deadlines(case: RescueCase, config: RescueConfig) -> list[tuple[Escalation, int]]:
+    if case.closed:
+        return []
+    out = []
+    if case.status is Status.OCCURRED:
+        out.append((Escalation.NO_RESPONSE, case.occurred_ms + round(config.response_limit_s * 1000)))
+    if case.at(Status.ON_SITE) is None:
+        out.append((Escalation.NO_ARRIVAL, case.occurred_ms + round(config.arrival_limit_s * 1000)))
+    return out
+
+
+def due_escalations(
+    case: RescueCase, already_sent: Iterable[Escalation | str], now_ms: int, config: RescueConfig
+) -> list[Escalation]:
+    """Escalations whose deadline has passed at `now_ms` and that were not sent before."""
+    sent = {Escalation(e) for e in already_sent}
+    return [kind for kind, deadline in _deadlines(case, config) if deadline <= now_ms and kind not in sent]
+
+
+def next_deadline_ms(case: RescueCase, already_sent: Iterable[Escalation | str], config: RescueConfig) -> int | None:
+    """When the next unsent escalation falls due (for sleeping until then), or None."""
+    sent = {Escalation(e) for e in already_sent}
+    pending = [deadline for kind, deadline in _deadlines(case, config) if kind not in sent]
+    return min(pending) if pending else None
