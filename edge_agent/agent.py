@@ -1,0 +1,395 @@
+"""The daemon: poll -> fuse -> detect -> outbox -> uplink, as one asyncio.TaskGroup.
+
+Tasks (named, so a crash report says which one died; if any dies the daemon exits and systemd
+restarts it - a half-alive agent that no longer detects is worse than a restart):
+
+    poll        every poll_period_ms: read the controller block, sample the GPIO lines, fuse,
+                step the detector, queue status on change and events at once; raises and
+                clears comms_lost; a heartbeat record every heartbeat_s
+    outbox      commits buffered status every status_flush_s (events commit themselves)
+    uplink      edge_agent.uplink: MQTT connection, drain, acks
+    gpio-sim    only with --gpio-sim: drives the mock pins from the simulator's stream
+    status      rewrites DATA_DIR/status.json for `elev-agent status`, checks clock sync
+    watchdog    systemd READY=1 once running, WATCHDOG=1 only while every loop is alive
+
+Time: the detector and the records run on the monotonic clock (ms since boot), which a gateway
+without a real-time clock always has. The wall clock is recorded next to it, marked synchronized
+only once the kernel says NTP has set it, so the collector can correct early records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import ctypes.util
+import json
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edge_agent.config import AgentConfig, detector_config
+from edge_agent.fusion import FusionError, degraded, fuse
+from edge_agent.hw import DigitalInputs, RegisterBus
+from edge_agent.hw.device import DeviceReader
+from edge_agent.outbox import Outbox
+from edge_agent.uplink import Uplink
+from protocols.events import Action, Event
+from protocols.frames import Heartbeat, RecordKind
+from protocols.registers import NICE3000_MONITOR
+from protocols.signals import SignalSnapshot
+
+log = logging.getLogger(__name__)
+
+STATUS_FILE = "status.json"
+OUTBOX_FILE = "outbox.db"
+
+
+def mono_ms() -> int:
+    return int(time.monotonic() * 1000)
+
+
+class ClockSync:
+    """Is the wall clock synchronized? Asks the kernel (adjtimex), else timedatectl; config can force."""
+
+    TIME_ERROR = 5
+
+    def __init__(self, mode: str = "auto") -> None:
+        self.mode = mode
+        self.synced = mode == "yes"
+        self._libc: Any = None
+        if mode == "auto":
+            name = ctypes.util.find_library("c")
+            self._libc = ctypes.CDLL(name, use_errno=True) if name else None
+
+    def _adjtimex(self) -> bool | None:
+        if self._libc is None:
+            return None
+        buf = ctypes.create_string_buffer(512)  # struct timex (208 bytes on 64-bit); modes = 0: read only
+        rc = self._libc.adjtimex(buf)
+        if rc < 0:
+            return None  # e.g. seccomp (systemd ProtectClock=)
+        return bool(rc != self.TIME_ERROR)
+
+    async def refresh(self) -> bool:
+        if self.mode != "auto":
+            return self.synced
+        state = self._adjtimex()
+        if state is None:
+            state = await self._timedatectl()
+        if state != self.synced:
+            log.info("wall clock %s", "synchronized" if state else "NOT synchronized (records marked so)")
+        self.synced = bool(state)
+        return self.synced
+
+    @staticmethod
+    async def _timedatectl() -> bool:
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                "timedatectl",
+                "show",
+                "-p",
+                "NTPSynchronized",
+                "--value",
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+            out, _ = await asyncio.wait_for(proc.communicate(), 5)
+        except (OSError, TimeoutError):
+            return False
+        return out.strip() == b"yes"
+
+    def wall(self) -> tuple[int, bool]:
+        return int(time.time() * 1000), self.synced
+
+
+class SystemdNotifier:
+    """sd_notify without libsystemd: one datagram to $NOTIFY_SOCKET (abstract if it starts with @)."""
+
+    def __init__(self) -> None:
+        addr = os.environ.get("NOTIFY_SOCKET", "")
+        self.addr = "\0" + addr[1:] if addr.startswith("@") else addr
+        usec = os.environ.get("WATCHDOG_USEC", "")
+        self.watchdog_s = int(usec) / 1e6 if usec.isdigit() else None
+
+    def notify(self, state: str) -> None:
+        if not self.addr:
+            return
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+                s.sendto(state.encode(), self.addr)
+        except OSError as exc:
+            log.debug("sd_notify %s failed: %s", state, exc)
+
+
+@dataclass(slots=True)
+class AgentCounters:
+    polls: int = 0
+    polls_failed: int = 0
+    implausible: int = 0  # complete answers with words the controller cannot mean (dropped)
+    status_records: int = 0
+    events: int = 0
+    heartbeats: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+@dataclass(slots=True)
+class Health:
+    """Last sign of life of each loop, and how long it may stay silent before the watchdog stops."""
+
+    beats: dict[str, float] = field(default_factory=dict)
+    limits: dict[str, float] = field(default_factory=dict)
+
+    def beat(self, name: str, limit_s: float | None = None) -> None:
+        self.beats[name] = time.monotonic()
+        if limit_s is not None:
+            self.limits[name] = limit_s
+
+    def stale(self) -> list[str]:
+        now = time.monotonic()
+        return [n for n, t in self.beats.items() if now - t > self.limits.get(n, 20.0)]
+
+
+class Agent:
+    def __init__(
+        self,
+        cfg: AgentConfig,
+        bus: RegisterBus,
+        inputs: DigitalInputs,
+        outbox: Outbox,
+        *,
+        gpio_feed: Any = None,
+        clock: ClockSync | None = None,
+        now_ms: Callable[[], int] = mono_ms,
+    ) -> None:
+        self.cfg = cfg
+        self.bus = bus
+        self.inputs = inputs
+        self.outbox = outbox
+        self.gpio_feed = gpio_feed
+        self.clock = clock or ClockSync(cfg.timing.clock_synced)
+        self.now_ms = now_ms
+        self.reader = DeviceReader(bus, NICE3000_MONITOR, cfg.modbus.unit_id, cfg.modbus.backoff_max_s)
+        self.uplink = Uplink(cfg, outbox, self.clock.wall)
+        self.detector_cfg = detector_config(cfg)
+        self.detector: Any = None
+        self.counters = AgentCounters()
+        self.health = Health()
+        self.notifier = SystemdNotifier()
+        self.started_ms = now_ms()
+        self.comms_lost = False
+        self.last_ok_ms: int | None = None
+        self.last_snap: SignalSnapshot | None = None
+        self.last_state: tuple[object, ...] | None = None
+        self.last_heartbeat_ms = self.started_ms
+        self.first_poll_done = asyncio.Event()
+        self._gpio_wait_logged = False
+
+    # --- the loops ------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        poll_limit = max(5.0, self.cfg.timing.poll_period_ms / 1000 * 20 + self.cfg.modbus.timeout_s * 6)
+        self.health.beat("poll", poll_limit)
+        self.health.beat("outbox", 30.0)
+        self.health.beat("uplink", self.cfg.uplink.reconnect_max_s + 30.0)
+        await self.clock.refresh()
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._poll_loop(), name="poll")
+                tg.create_task(self._outbox_loop(), name="outbox")
+                tg.create_task(self.uplink.run(), name="uplink")
+                if self.gpio_feed is not None:
+                    tg.create_task(self.gpio_feed.run(), name="gpio-sim")
+                tg.create_task(self._status_loop(), name="status")
+                tg.create_task(self._watchdog_loop(), name="watchdog")
+        finally:
+            self.notifier.notify("STOPPING=1")
+
+    async def shutdown(self) -> None:
+        """After the task group is cancelled: commit what is buffered and say goodbye."""
+        await self.outbox.flush()
+        await self.uplink.close()
+        self.write_status()
+
+    async def _poll_loop(self) -> None:
+        period_s = self.cfg.timing.poll_period_ms / 1000
+        next_t = time.monotonic()
+        while True:
+            await self.poll_once()
+            self.health.beat("poll")
+            self.first_poll_done.set()
+            next_t += period_s
+            delay = next_t - time.monotonic()
+            if delay < -period_s:  # fell behind (a slow bus): skip ticks rather than burst
+                next_t = time.monotonic()
+                delay = 0
+            await asyncio.sleep(max(delay, 0))
+
+    async def _outbox_loop(self) -> None:
+        while True:
+            if self.outbox.flush_due:
+                await self.outbox.flush()
+            self.health.beat("outbox")
+            await asyncio.sleep(0.25)
+
+    async def _status_loop(self) -> None:
+        n = 0
+        while True:
+            self.write_status(await self.outbox.stats())
+            if n % 6 == 0:
+                await self.clock.refresh()
+            n += 1
+            await asyncio.sleep(self.cfg.timing.status_file_s)
+
+    async def _watchdog_loop(self) -> None:
+        await self.first_poll_done.wait()
+        self.notifier.notify("READY=1")
+        log.info("agent %s running (epoch %08x)", self.cfg.device_id, self.outbox.epoch)
+        interval = min(self.notifier.watchdog_s / 2, 5.0) if self.notifier.watchdog_s else 5.0
+        stalled: list[str] = []
+        while True:
+            self.health.beat("uplink") if self._uplink_alive() else None
+            stale = self.health.stale()
+            if stale and stale != stalled:
+                log.error("loop(s) %s stalled: withholding the watchdog ping", ", ".join(stale))
+            stalled = stale
+            if not stale:
+                self.notifier.notify(
+                    f"WATCHDOG=1\nSTATUS=controller {'LOST' if self.comms_lost else 'ok'}, "
+                    f"broker {'online' if self.uplink.online else 'offline'}"
+                )
+            await asyncio.sleep(interval)
+
+    def _uplink_alive(self) -> bool:
+        return time.monotonic() - self.uplink.last_activity < self.cfg.uplink.reconnect_max_s + 20.0
+
+    # --- one poll -------------------------------------------------------------------------------
+
+    async def poll_once(self) -> None:
+        regs = await self.reader.read()
+        t = self.now_ms()
+        self.counters.polls += 1
+        if not self.inputs.ready:
+            if not self._gpio_wait_logged and t - self.started_ms > 5000:
+                log.warning("no GPIO levels yet (simulator stream not connected?): not detecting")
+                self._gpio_wait_logged = True
+            return
+        levels = self.inputs.levels()
+        snap: SignalSnapshot | None = None
+        if regs is not None:
+            try:
+                snap = fuse(t, regs, levels, self.cfg.elevator.lowest_floor)
+            except FusionError as exc:
+                self.counters.implausible += 1
+                log.debug("dropped a poll: %s", exc)
+            else:
+                self._ensure_detector(regs)
+        events: list[Event] = []
+        if snap is not None:
+            self.last_ok_ms = t
+            if self.comms_lost:
+                self.comms_lost = False
+                events.append(Event(t, "comms_lost", Action.CLEAR))
+                log.warning("controller answering again: comms_lost cleared")
+        else:
+            self.counters.polls_failed += 1
+            since = self.last_ok_ms if self.last_ok_ms is not None else self.started_ms
+            if not self.comms_lost and t - since >= self.cfg.timing.comms_lost_after_s * 1000:
+                self.comms_lost = True
+                events.append(Event(t, "comms_lost", Action.RAISE))
+                silent_s = (t - since) / 1000
+                log.warning("controller silent for %.1f s: comms_lost raised (%s)", silent_s, self.reader.last_error)
+            if self.comms_lost and self.detector is not None:
+                snap = degraded(t, self.last_snap, levels, self.cfg.elevator.lowest_floor)
+        if snap is not None and self.detector is not None:
+            events = events + list(self.detector.step(snap))
+            events.sort(key=lambda e: e.t_ms)
+            if regs is not None:
+                self.last_snap = snap
+            state = snap.state()
+            if state != self.last_state:
+                self.last_state = state
+                wall, synced = self.clock.wall()
+                self.outbox.put_status(RecordKind.STATUS, t, wall, synced, snap)
+                self.counters.status_records += 1
+        for ev in events:
+            await self.emit(ev, t)
+        if t - self.last_heartbeat_ms >= self.cfg.timing.heartbeat_s * 1000:
+            self.last_heartbeat_ms = t
+            await self.heartbeat(t)
+
+    def _ensure_detector(self, regs: dict[str, int]) -> None:
+        if self.detector is not None:
+            return
+        from edge_agent.detect import Detector, ElevatorLimits
+
+        e = self.cfg.elevator
+        rated = e.rated_speed_mm_s or regs.get("rated_speed_mm_s", 0)
+        if rated <= 0:
+            rated = 1000
+            log.warning("controller reports no rated speed and [elevator] rated_speed_mm_s is not set: using 1000")
+        self.detector = Detector(ElevatorLimits(rated, e.lowest_floor, e.highest_floor), self.detector_cfg)
+        log.info("detector started: floors %d..%d, rated speed %d mm/s", e.lowest_floor, e.highest_floor, rated)
+
+    async def emit(self, ev: Event, now: int) -> None:
+        wall, synced = self.clock.wall()
+        wall -= now - ev.t_ms  # the event's own moment, on the wall clock
+        seq = await self.outbox.put_event(ev.t_ms, wall, synced, ev)
+        self.counters.events += 1
+        log.info("event %s %s (seq %d)", ev.type, ev.action.value, seq)
+
+    async def heartbeat(self, t: int) -> None:
+        st = await self.outbox.stats()
+        wall, synced = self.clock.wall()
+        hb = Heartbeat((t - self.started_ms) // 1000, st.depth + st.buffered, not self.comms_lost)
+        self.outbox.put_status(RecordKind.HEARTBEAT, t, wall, synced, hb)
+        self.counters.heartbeats += 1
+
+    # --- status file ----------------------------------------------------------------------------
+
+    def status_dict(self, outbox_stats: Any = None) -> dict[str, object]:
+        up = self.uplink
+        now = time.monotonic()
+        return {
+            "device_id": self.cfg.device_id,
+            "pid": os.getpid(),
+            "updated_wall_ms": int(time.time() * 1000),
+            "uptime_s": (self.now_ms() - self.started_ms) // 1000,
+            "clock_synced": self.clock.synced,
+            "link": {
+                "online": up.online,
+                "since_s": round(now - up.state_since, 1),
+                "broker": f"{self.cfg.broker.host}:{self.cfg.broker.port}",
+                "last_error": up.last_error,
+                "counters": up.counters.as_dict(),
+            },
+            "controller": {
+                "answering": self.reader.online,
+                "comms_lost": self.comms_lost,
+                "last_error": self.reader.last_error,
+                "counters": self.bus.counters.as_dict(),
+            },
+            "gpio": {"ready": self.inputs.ready, "levels": dict(self.inputs.levels())},
+            "agent": self.counters.as_dict(),
+            "active_events": sorted(self.detector.active) if self.detector is not None else [],
+            "outbox": outbox_stats.as_dict() if outbox_stats is not None else None,
+        }
+
+    def write_status(self, outbox_stats: Any = None) -> None:
+        path = self.cfg.data_dir / STATUS_FILE
+        tmp = path.with_suffix(".tmp")
+        try:
+            tmp.write_text(json.dumps(self.status_dict(outbox_stats), indent=1))
+            os.replace(tmp, path)
+        except OSError as exc:
+            log.debug("status file not written: %s", exc)
+
+
+def outbox_path(data_dir: Path) -> Path:
+    return data_dir / OUTBOX_FILE

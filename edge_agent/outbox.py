@@ -1,0 +1,437 @@
+"""The outbox: every record the agent produces, on disk until the collector says it stored it.
+
+SQLite in WAL mode with `synchronous=FULL`, one connection owned by one writer thread (a
+single-worker executor), so the asyncio loop never blocks on the SD card.
+
+- An event is committed before `put_event` returns: once the agent counts it as produced it
+  survives a crash, a kill -9 or a power cut.
+- Status and heartbeat records wait in memory for at most `status_flush_s` (or until the next
+  event) and go to disk in one transaction, which spares the SD card most of the writes of a
+  10 Hz poll loop. A crash loses at most that window of status, never an event; sequence numbers
+  are given at commit time, so the stream stays gap-free.
+- A record is deleted only by `ack()`, i.e. an AckFrame from the collector after its durable
+  commit; the broker is never trusted with the only copy.
+- Size: the file cannot grow past `max_mb` (SQLite `max_page_count`) nor hold more than
+  `max_records`. At the cap the oldest status records are evicted first; an event is never
+  evicted. A full disk (or the page cap with nothing left to evict) drops new status, keeps events
+  in memory and retries them, and says so in the log and in `stats()`.
+- Stream epoch: a random 32-bit number chosen when the file is created. If the file is lost or
+  found corrupt, a new file gets a new epoch and sequence numbers start again at 1, so the
+  collector never confuses the two streams.
+
+    records(seq INTEGER PRIMARY KEY AUTOINCREMENT, prio, kind, mono_ms, wall_ms, synced, body)
+    prio 0 = event (sent first), 1 = status / heartbeat; body = msgpack of the record body
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgpack
+
+from edge_agent.config import AgentError, OutboxConfig
+from protocols.events import Action, Event
+from protocols.frames import Heartbeat, Record, RecordKind
+from protocols.signals import Door, Mode, SignalSnapshot
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS records (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    prio INTEGER NOT NULL,
+    kind INTEGER NOT NULL,
+    mono_ms INTEGER NOT NULL,
+    wall_ms INTEGER NOT NULL,
+    synced INTEGER NOT NULL,
+    body BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_prio_seq ON records (prio, seq);
+"""
+_COUNTERS = ("evicted_status", "dropped_status", "disk_full_events")
+
+
+class OutboxError(AgentError):
+    """The outbox cannot be opened or written (other than a full disk, which is handled)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A record produced but not yet given a sequence number (committed)."""
+
+    kind: RecordKind
+    mono_ms: int
+    wall_ms: int
+    synced: bool
+    body: SignalSnapshot | Event | Heartbeat
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStats:
+    epoch: int
+    depth: int  # records on disk, not yet acknowledged
+    events: int  # of which events
+    buffered: int  # status records still in memory
+    unstored_events: int  # events the full disk refused, held in memory
+    oldest_seq: int | None
+    oldest_wall_ms: int | None
+    oldest_mono_ms: int | None
+    last_seq: int
+    evicted_status: int
+    dropped_status: int
+    disk_full_events: int
+    file_bytes: int
+
+    def as_dict(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+def encode_body(body: SignalSnapshot | Event | Heartbeat) -> bytes:
+    if isinstance(body, SignalSnapshot):
+        row: list[Any] = list(body)
+        row[5] = body.door.value
+        row[12] = body.mode.value
+    elif isinstance(body, Event):
+        row = [body.t_ms, body.type, body.action.value, body.floor, body.fault_code]
+    else:
+        row = [body.uptime_s, body.outbox_depth, body.comms_ok]
+    return msgpack.packb(row)
+
+
+def decode_body(kind: RecordKind, data: bytes) -> SignalSnapshot | Event | Heartbeat:
+    row = msgpack.unpackb(data)
+    if kind is RecordKind.STATUS:
+        row[5] = Door(row[5])
+        row[12] = Mode(row[12])
+        return SignalSnapshot(*row)
+    if kind is RecordKind.EVENT:
+        return Event(row[0], row[1], Action(row[2]), row[3], row[4])
+    return Heartbeat(*row)
+
+
+def _is_full(exc: sqlite3.Error) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "full" in str(exc)
+
+
+class Outbox:
+    """`async with Outbox(path, cfg) as ob:` then put_event / put_status / fetch / ack."""
+
+    def __init__(self, path: str | Path, cfg: OutboxConfig = OutboxConfig(), status_flush_s: float = 5.0) -> None:
+        self.path = Path(path)
+        self.cfg = cfg
+        self.status_flush_s = status_flush_s
+        self.epoch = 0
+        self.created = False  # this open created the file (new stream epoch)
+        self._db: sqlite3.Connection | None = None
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
+        self._buffer: list[Pending] = []
+        self._unstored: list[Pending] = []
+        self._oldest_buffered = 0.0
+        self._counters = dict.fromkeys(_COUNTERS, 0)
+        self._last_seq = 0
+        self._full_logged = False
+        self._wlock = asyncio.Lock()
+        self.changed = asyncio.Event()  # set when records reach the disk (the uplink wakes up)
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Outbox:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        await self._run(self._open)
+        log.info(
+            "outbox %s: epoch %08x%s, %d records waiting",
+            self.path,
+            self.epoch,
+            " (new stream)" if self.created else "",
+            (await self.stats()).depth,
+        )
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = self._connect()
+        except sqlite3.DatabaseError as exc:
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
+            log.error("outbox %s is unreadable (%s): moved to %s, starting a new stream", self.path, exc, aside)
+            for suffix in ("", "-wal", "-shm"):
+                src = Path(str(self.path) + suffix)
+                if src.exists():
+                    src.rename(Path(str(aside) + suffix))
+            self._db = self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
+        existed = self.path.exists() and self.path.stat().st_size > 0
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA busy_timeout=5000")
+            db.execute(f"PRAGMA journal_size_limit={min(4 << 20, int(self.cfg.max_mb * (1 << 20)) // 4)}")
+            db.executescript(_SCHEMA)
+            if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise sqlite3.DatabaseError("quick_check failed")
+            page_size = db.execute("PRAGMA page_size").fetchone()[0]
+            db.execute(f"PRAGMA max_page_count={max(16, int(self.cfg.max_mb * 1024 * 1024 / page_size))}")
+            meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+            if "epoch" not in meta:
+                epoch = secrets.randbits(32)
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("INSERT INTO meta VALUES ('epoch', ?), ('schema', ?)", (epoch, SCHEMA_VERSION))
+                db.execute("INSERT INTO meta VALUES ('created_ms', ?)", (int(time.time() * 1000),))
+                for name in _COUNTERS:
+                    db.execute("INSERT INTO meta VALUES (?, 0)", (name,))
+                db.execute("COMMIT")
+                meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+                self.created = True
+                if existed:
+                    log.warning("outbox %s had no stream epoch: new stream %08x", self.path, epoch)
+            self.epoch = int(meta["epoch"])
+            for name in _COUNTERS:
+                self._counters[name] = int(meta.get(name, 0))
+            row = db.execute("SELECT seq FROM sqlite_sequence WHERE name='records'").fetchone()
+            self._last_seq = int(row[0]) if row else 0
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    async def close(self) -> None:
+        if self._db is None:
+            return
+        try:
+            await self.flush()
+        finally:
+            await self._run(self._close)
+            self._pool.shutdown(wait=True)
+
+    def _close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    # --- producing ------------------------------------------------------------------------------
+
+    async def put_event(self, mono_ms: int, wall_ms: int, synced: bool, event: Event) -> int:
+        """Commit an event (with any buffered status before it, in order); returns its sequence number.
+
+        0 means the disk was full: the event is held in memory and retried on every flush.
+        """
+        item = Pending(RecordKind.EVENT, mono_ms, wall_ms, synced, event)
+        async with self._wlock:
+            batch, self._buffer = self._buffer, []
+            seqs = await self._run(self._write, [*self._unstored, *batch, item])
+        self.changed.set()
+        return int(seqs.get(id(item), 0))
+
+    def put_status(self, kind: RecordKind, mono_ms: int, wall_ms: int, synced: bool, body: Any) -> None:
+        """Buffer a status or heartbeat record; it reaches the disk within `status_flush_s`."""
+        if not self._buffer:
+            self._oldest_buffered = time.monotonic()
+        self._buffer.append(Pending(kind, mono_ms, wall_ms, synced, body))
+
+    @property
+    def flush_due(self) -> bool:
+        return bool(self._unstored) or (
+            bool(self._buffer) and time.monotonic() - self._oldest_buffered >= self.status_flush_s
+        )
+
+    async def flush(self) -> None:
+        async with self._wlock:
+            if not self._buffer and not self._unstored:
+                return
+            batch, self._buffer = self._buffer, []
+            await self._run(self._write, [*self._unstored, *batch])
+        self.changed.set()
+
+    def _write(self, items: Sequence[Pending]) -> dict[int, int]:
+        """Commit items in order; on a full file evict old status, and as a last resort drop status."""
+        assert self._db is not None
+        self._unstored = []
+        for attempt in range(4):
+            try:
+                seqs = self._insert(items)
+            except sqlite3.OperationalError as exc:
+                if not _is_full(exc):
+                    raise OutboxError(f"outbox {self.path}: {exc}") from None
+                self._rollback()
+                if attempt < 3 and self._evict(max(64, len(items) * 2), "file full"):
+                    continue
+                keep = [i for i in items if i.kind is RecordKind.EVENT]
+                dropped = len(items) - len(keep)
+                if dropped:
+                    self._bump("dropped_status", dropped)
+                try:
+                    seqs = self._insert(keep) if keep and dropped else {}
+                except sqlite3.OperationalError as exc2:
+                    self._rollback()
+                    if not _is_full(exc2):
+                        raise OutboxError(f"outbox {self.path}: {exc2}") from None
+                    seqs = {}
+                if keep and not seqs:
+                    self._unstored = list(keep)
+                    self._counters["disk_full_events"] += len(keep)
+                if not self._full_logged:
+                    log.critical(
+                        "outbox %s: disk full: dropped %d status records, %d events kept in memory and retried",
+                        self.path,
+                        dropped,
+                        len(self._unstored),
+                    )
+                    self._full_logged = True
+                return seqs
+            self._full_logged = False
+            self._enforce_count_cap()
+            return seqs
+        return {}
+
+    def _insert(self, items: Sequence[Pending]) -> dict[int, int]:
+        assert self._db is not None
+        db = self._db
+        seqs: dict[int, int] = {}
+        db.execute("BEGIN IMMEDIATE")
+        for it in items:
+            cur = db.execute(
+                "INSERT INTO records (prio, kind, mono_ms, wall_ms, synced, body) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    0 if it.kind is RecordKind.EVENT else 1,
+                    int(it.kind),
+                    it.mono_ms,
+                    it.wall_ms,
+                    int(it.synced),
+                    encode_body(it.body),
+                ),
+            )
+            seqs[id(it)] = int(cur.lastrowid or 0)
+        db.execute("COMMIT")
+        if seqs:
+            self._last_seq = max(self._last_seq, *seqs.values())
+        return seqs
+
+    def _rollback(self) -> None:
+        assert self._db is not None
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+
+    def _bump(self, name: str, n: int) -> None:
+        assert self._db is not None
+        self._counters[name] += n
+        try:
+            self._db.execute("UPDATE meta SET value = value + ? WHERE key = ?", (n, name))
+        except sqlite3.OperationalError as exc:
+            if not _is_full(exc):
+                raise
+
+    def _evict(self, n: int, why: str) -> int:
+        """Delete the `n` oldest status/heartbeat records; returns how many went (never an event)."""
+        assert self._db is not None
+        db = self._db
+        rows = db.execute("SELECT seq FROM records WHERE prio = 1 ORDER BY seq LIMIT ?", (n,)).fetchall()
+        if not rows:
+            return 0
+        first, last = rows[0][0], rows[-1][0]
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("DELETE FROM records WHERE prio = 1 AND seq BETWEEN ? AND ?", (first, last))
+        db.execute("UPDATE meta SET value = value + ? WHERE key = 'evicted_status'", (len(rows),))
+        db.execute("COMMIT")
+        self._counters["evicted_status"] += len(rows)
+        log.warning(
+            "outbox %s: %s: evicted %d unacknowledged status records (seq %d..%d, epoch %08x)",
+            self.path,
+            why,
+            len(rows),
+            first,
+            last,
+            self.epoch,
+        )
+        return len(rows)
+
+    def _enforce_count_cap(self) -> None:
+        assert self._db is not None
+        (count,) = self._db.execute("SELECT count(*) FROM records").fetchone()
+        if count > self.cfg.max_records:
+            over = count - self.cfg.max_records
+            if not self._evict(over + self.cfg.max_records // 100, "record cap reached"):
+                log.error("outbox %s: %d records, all events, above the cap: keeping them", self.path, count)
+
+    # --- draining -------------------------------------------------------------------------------
+
+    async def fetch(self, after_seq: int, events: bool, limit: int) -> list[Record]:
+        """Up to `limit` unacknowledged records of one class (events or status) with seq > after_seq."""
+        return await self._run(self._fetch, after_seq, events, limit)
+
+    def _fetch(self, after_seq: int, events: bool, limit: int) -> list[Record]:
+        assert self._db is not None
+        rows = self._db.execute(
+            "SELECT seq, kind, mono_ms, wall_ms, synced, body FROM records WHERE prio = ? AND seq > ? "
+            "ORDER BY seq LIMIT ?",
+            (0 if events else 1, after_seq, limit),
+        ).fetchall()
+        out = []
+        for seq, kind, mono, wall, synced, body in rows:
+            k = RecordKind(kind)
+            out.append(Record(k, seq, mono, wall, bool(synced), decode_body(k, body)))
+        return out
+
+    async def ack(self, epoch: int, ranges: Iterable[tuple[int, int]]) -> int:
+        """Delete the acknowledged records; an ack for another stream epoch is ignored (returns 0)."""
+        if epoch != self.epoch:
+            return 0
+        return await self._run(self._ack, list(ranges))
+
+    def _ack(self, ranges: list[tuple[int, int]]) -> int:
+        assert self._db is not None
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        n = 0
+        for lo, hi in ranges:
+            n += db.execute("DELETE FROM records WHERE seq BETWEEN ? AND ?", (lo, hi)).rowcount
+        db.execute("COMMIT")
+        return n
+
+    async def stats(self) -> OutboxStats:
+        return await self._run(self._stats)
+
+    def _stats(self) -> OutboxStats:
+        assert self._db is not None
+        db = self._db
+        (depth,) = db.execute("SELECT count(*) FROM records").fetchone()
+        (events,) = db.execute("SELECT count(*) FROM records WHERE prio = 0").fetchone()
+        oldest = db.execute("SELECT seq, wall_ms, mono_ms FROM records ORDER BY seq LIMIT 1").fetchone()
+        size = sum(os.path.getsize(str(self.path) + s) for s in ("", "-wal") if os.path.exists(str(self.path) + s))
+        return OutboxStats(
+            epoch=self.epoch,
+            depth=depth,
+            events=events,
+            buffered=len(self._buffer),
+            unstored_events=len(self._unstored),
+            oldest_seq=oldest[0] if oldest else None,
+            oldest_wall_ms=oldest[1] if oldest else None,
+            oldest_mono_ms=oldest[2] if oldest else None,
+            last_seq=self._last_seq,
+            evicted_status=self._counters["evicted_status"],
+            dropped_status=self._counters["dropped_status"],
+            disk_full_events=self._counters["disk_full_events"],
+            file_bytes=size,
+        )

@@ -1,0 +1,256 @@
+"""The MQTT uplink: drain the outbox to the collector and apply its acknowledgements.
+
+One aiomqtt client per connection, inside an explicit outer reconnect loop with jittered
+exponential backoff (an outage is logged once, its end once). On every connection:
+
+1. publish `PresenceFrame(online=True)` retained; the connection's last will is the same frame
+   with `online=False`, so the broker announces a dead gateway by itself;
+2. subscribe to `elev/v1/{device}/ack`; every AckFrame deletes the records it covers from the
+   outbox (the collector sends it only after its durable commit);
+3. send unacknowledged records in batch frames, QoS 1: events first, always (an alarm never
+   waits behind a status backlog), then status and heartbeats, each class in sequence order. At
+   most `window_batches` frames wait for their ack; a backlog drains at `batches_per_s`.
+
+A frame whose ack does not come back within `ack_timeout_s`, and every frame after a reconnect,
+is sent again from the oldest unacknowledged record: the collector de-duplicates by
+(device, epoch, seq), so resending is always safe and losing is never possible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import aiomqtt
+
+from edge_agent.config import AgentConfig
+from edge_agent.outbox import Outbox
+from protocols.frames import (
+    MAX_FRAME_BYTES,
+    FrameError,
+    PresenceFrame,
+    Record,
+    UplinkFrame,
+    decode_ack,
+    encode_presence,
+    encode_uplink,
+)
+from protocols.topics import ack_topic, presence_topic, uplink_topic
+
+log = logging.getLogger(__name__)
+
+WallClock = Callable[[], tuple[int, bool]]  # -> (wall_ms, clock_synced)
+
+
+@dataclass(slots=True)
+class UplinkCounters:
+    connects: int = 0
+    connect_failures: int = 0
+    frames_sent: int = 0
+    records_sent: int = 0
+    resends: int = 0
+    acks: int = 0
+    records_acked: int = 0
+    bad_acks: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+@dataclass(slots=True)
+class _InFlight:
+    seqs: set[int]
+    sent_at: float
+    events: bool
+
+
+@dataclass(slots=True)
+class _Cursor:
+    events: int = 0
+    status: int = 0
+    inflight: list[_InFlight] = field(default_factory=list)
+
+
+def tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """Verify the broker against the given CA (or the system store); never an unverified link."""
+    ctx = ssl.create_default_context(cafile=ca_file)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
+
+
+class Uplink:
+    def __init__(self, cfg: AgentConfig, outbox: Outbox, wall_clock: WallClock) -> None:
+        self.cfg = cfg
+        self.outbox = outbox
+        self.wall_clock = wall_clock
+        self.counters = UplinkCounters()
+        self.online = False
+        self.state_since = time.monotonic()
+        self.last_error = ""
+        self.last_activity = time.monotonic()  # watchdog: the loop is alive (connected or retrying)
+        self._ack_seen = asyncio.Event()
+        self._client: aiomqtt.Client | None = None
+        self.topic_up = uplink_topic(cfg.device_id)
+        self.topic_ack = ack_topic(cfg.device_id)
+        self.topic_presence = presence_topic(cfg.device_id)
+
+    def _presence(self, online: bool) -> bytes:
+        wall_ms, synced = self.wall_clock()
+        return encode_presence(PresenceFrame(online, self.outbox.epoch, wall_ms, synced))
+
+    def _client_for(self) -> aiomqtt.Client:
+        b = self.cfg.broker
+        return aiomqtt.Client(
+            b.host,
+            b.port,
+            username=b.username,
+            password=b.password,
+            identifier=self.cfg.client_id,
+            keepalive=b.keepalive_s,
+            clean_session=True,
+            timeout=10.0,
+            will=aiomqtt.Will(self.topic_presence, self._presence(False), qos=1, retain=True),
+            tls_context=tls_context(b.ca_file) if b.tls else None,
+        )
+
+    async def run(self) -> None:
+        """Forever: connect, serve the connection, back off on failure."""
+        delay = self.cfg.uplink.reconnect_min_s
+        outage_logged = False
+        while True:
+            self.last_activity = time.monotonic()
+            try:
+                client = self._client_for()
+                async with client:
+                    self._client = client
+                    self.counters.connects += 1
+                    self._set_online(True)
+                    if outage_logged:
+                        log.warning("broker %s:%d reachable again", self.cfg.broker.host, self.cfg.broker.port)
+                    else:
+                        log.info("connected to broker %s:%d", self.cfg.broker.host, self.cfg.broker.port)
+                    outage_logged = False
+                    delay = self.cfg.uplink.reconnect_min_s
+                    await self._serve(client)
+            except aiomqtt.MqttError as exc:
+                self.last_error = str(exc)
+                self.counters.connect_failures += 1
+                if not outage_logged:
+                    log.warning(
+                        "broker %s:%d: %s; buffering in the outbox and retrying",
+                        self.cfg.broker.host,
+                        self.cfg.broker.port,
+                        exc,
+                    )
+                    outage_logged = True
+            finally:
+                self._client = None
+                self._set_online(False)
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            delay = min(delay * 2, self.cfg.uplink.reconnect_max_s)
+
+    def _set_online(self, online: bool) -> None:
+        if online != self.online:
+            self.online = online
+            self.state_since = time.monotonic()
+
+    async def close(self) -> None:
+        """Say goodbye before a clean stop (the last will covers every other way of dying)."""
+        client = self._client
+        if client is not None:
+            try:
+                await client.publish(self.topic_presence, self._presence(False), qos=1, retain=True, timeout=2.0)
+            except aiomqtt.MqttError as exc:
+                log.debug("offline presence not sent: %s", exc)
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        await client.publish(self.topic_presence, self._presence(True), qos=1, retain=True)
+        await client.subscribe(self.topic_ack, qos=1)
+        cursor = _Cursor()
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._receive(client, cursor), name="uplink-acks")
+            tg.create_task(self._send(client, cursor), name="uplink-send")
+
+    async def _receive(self, client: aiomqtt.Client, cursor: _Cursor) -> None:
+        async for message in client.messages:
+            self.last_activity = time.monotonic()
+            payload = message.payload
+            if not isinstance(payload, bytes | bytearray):
+                self.counters.bad_acks += 1
+                continue
+            try:
+                ack = decode_ack(bytes(payload))
+            except FrameError as exc:
+                self.counters.bad_acks += 1
+                log.warning("dropped a bad ack frame: %s", exc)
+                continue
+            self.counters.acks += 1
+            removed = await self.outbox.ack(ack.epoch, ack.ranges)
+            self.counters.records_acked += removed
+            if ack.epoch == self.outbox.epoch:
+                for f in cursor.inflight:
+                    for lo, hi in ack.ranges:
+                        f.seqs.difference_update([s for s in f.seqs if lo <= s <= hi])
+                cursor.inflight = [f for f in cursor.inflight if f.seqs]
+            self._ack_seen.set()
+
+    async def _send(self, client: aiomqtt.Client, cursor: _Cursor) -> None:
+        up = self.cfg.uplink
+        pace_s = 1.0 / up.batches_per_s
+        while True:
+            self.last_activity = time.monotonic()
+            now = time.monotonic()
+            if cursor.inflight and now - min(f.sent_at for f in cursor.inflight) > up.ack_timeout_s:
+                # An ack went missing (collector restarting?): start again from the oldest unacked record.
+                self.counters.resends += 1
+                log.info("no ack within %.0f s: resending unacknowledged records", up.ack_timeout_s)
+                cursor.events = cursor.status = 0
+                cursor.inflight.clear()
+            self.outbox.changed.clear()
+            self._ack_seen.clear()
+            records: list[Record] = []
+            events = True
+            if len(cursor.inflight) < up.window_batches:
+                records = await self.outbox.fetch(cursor.events, True, up.batch_max_records)
+                if not records:
+                    events = False
+                    records = await self.outbox.fetch(cursor.status, False, up.batch_max_records)
+            if not records:
+                wait = up.ack_timeout_s
+                if cursor.inflight:
+                    wait = max(0.05, up.ack_timeout_s - (now - min(f.sent_at for f in cursor.inflight)))
+                await _wait_any((self.outbox.changed, self._ack_seen), min(wait, 5.0))
+                continue
+            for chunk in self._frames(records):
+                await client.publish(self.topic_up, encode_uplink(chunk), qos=1)
+                self.counters.frames_sent += 1
+                self.counters.records_sent += len(chunk.records)
+                cursor.inflight.append(_InFlight({r.seq for r in chunk.records}, time.monotonic(), events))
+            if events:
+                cursor.events = records[-1].seq
+            else:
+                cursor.status = records[-1].seq
+            if len(records) >= up.batch_max_records or len(cursor.inflight) >= up.window_batches:
+                await asyncio.sleep(pace_s)  # a backlog: drain it at a pace the link and collector can take
+
+    def _frames(self, records: list[Record]) -> list[UplinkFrame]:
+        """One frame, or several if the batch would pass the frame size limit."""
+        frame = UplinkFrame(self.outbox.epoch, tuple(records), self.cfg.device_id)
+        if len(records) == 1 or len(encode_uplink(frame)) <= MAX_FRAME_BYTES:
+            return [frame]
+        half = len(records) // 2
+        return self._frames(records[:half]) + self._frames(records[half:])
+
+
+async def _wait_any(events: tuple[asyncio.Event, ...], timeout: float) -> None:
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
