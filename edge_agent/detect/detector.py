@@ -1,0 +1,540 @@
+"""The detector: snapshots in, raises and clears out, at the exact moment each rule is met.
+
+Sans-IO: the caller passes every snapshot (`step`) and tells it when time moves on without a new
+one (`advance`); the detector never reads a clock. The same object runs live and in replay.
+
+How time works
+--------------
+Signals are piecewise constant: a snapshot holds from its `t_ms` until the next. Every rule is
+evaluated on the debounced signals at each change, and everything that must happen later (a hold
+completing, a clear, occupancy ending, an opening being counted) is a deadline in one small table
+(`_due`, one slot per rule or timer). Deadlines fire in time order, each at its own moment, also
+between rows; at equal times rule slots fire before helper timers, and both before a change at that
+same moment (so a condition that held exactly T still raises).
+
+Debouncing (Words: noise)
+-------------------------
+A `door_zone` or `door_lock` change, or the door leaving `closed`, is pending until it has lasted
+`debounce_ms`; if it reverts earlier it never happened. A confirmed change is dated at the raw
+change, so debouncing never delays an event's `t_ms`. While a change is pending the detector
+cannot know the debounced state from that moment on, so later rows wait in a small buffer and are
+released, in order, once it is decided; events are therefore *decided* up to `debounce_ms` late
+but *dated* exactly.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from protocols.events import Action, Event
+from protocols.signals import Door, Mode, SignalSnapshot
+
+from .config import DetectError, DetectorConfig, ElevatorLimits
+from .rules import HELD_RULES, HeldRule, Signals, suppressing_modes
+
+NEVER = 1 << 62
+
+# Snapshot field positions (protocols.signals.COLUMNS).
+_FLOOR, _DIRECTION, _RUNNING, _SPEED, _DOOR, _ZONE, _LOCK = 1, 2, 3, 4, 5, 6, 7
+_SAFETY, _OCCUPIED, _ALARM, _POWER, _MODE, _FAULT = 8, 9, 10, 11, 12, 13
+
+_RAISE, _CLEAR = Action.RAISE, Action.CLEAR
+_CLOSED, _OPEN = Door.CLOSED, Door.OPEN
+
+
+class _Held:
+    """Run-time state of one HeldRule."""
+
+    __slots__ = ("name", "condition", "hold_ms", "suppressed", "clears", "once_per_run", "on", "since", "raised")
+
+    def __init__(self, rule: HeldRule, config: DetectorConfig) -> None:
+        self.name = rule.name
+        self.condition = rule.condition
+        self.hold_ms = config.ms(rule.hold)
+        self.suppressed = suppressing_modes(rule.name)
+        self.clears = tuple((c.since, config.ms(c.hold)) for c in rule.clear)
+        self.once_per_run = rule.once_per_run
+        self.on = False  # the condition, suppression applied
+        self.since = 0  # when `on` took its current value
+        self.raised = False
+
+
+class Detector:
+    """Runs every rule of detection.md over a stream of snapshots (t_ms non-decreasing)."""
+
+    def __init__(self, limits: ElevatorLimits, config: DetectorConfig | None = None) -> None:
+        config = DetectorConfig() if config is None else config
+        self.limits = limits
+        self.config = config
+        self._sig = Signals(limits, config)
+        self._held = [_Held(rule, config) for rule in HELD_RULES]
+        self._held_with_own_clear = [h for h in self._held if h.clears]
+        self._overspeed = next(h for h in self._held if h.name == "overspeed")
+        self._once_per_run = [h for h in self._held if h.once_per_run]
+        self._done_in_run: set[str] = set()
+        n = len(self._held)
+        # Deadline slots; the order is the tie-break at equal times.
+        self._slot_entrapment = n
+        self._slot_reopen = n + 1
+        self._slot_fault = n + 2
+        self._slot_occupancy_end = n + 3
+        self._slot_reopen_count = n + 4
+        self._due = [NEVER] * (n + 5)
+        self._next = NEVER
+
+        ms = config.ms
+        self._debounce_ms = ms("debounce_ms")
+        self._clear_ms = ms("clear_s")
+        self._dropout_ms = ms("presence_dropout_s")
+        self._trap_out_ms = ms("entrapment_outside_zone_s")
+        self._trap_in_ms = ms("entrapment_in_zone_s")
+        self._trap_alarm_ms = ms("entrapment_alarm_ms")
+        self._trap_clear_door_ms = ms("entrapment_clear_door_s")
+        self._trap_clear_run_ms = ms("entrapment_clear_run_s")
+        self._trap_lockout_ms = ms("entrapment_lockout_s")
+        self._reopen_count = config.door_reopen_count
+        self._reopen_window_ms = ms("door_reopen_window_s")
+        self._reopen_open_ms = ms("door_reopen_open_ms")
+        self._reopen_clear_run_ms = ms("door_reopen_clear_run_s")
+        self._reopen_clear_closed_ms = ms("door_reopen_clear_closed_s")
+        self._trap_suppressed = suppressing_modes("entrapment")
+        self._reopen_suppressed = suppressing_modes("door_reopen_repeated")
+        self._fault_suppressed = suppressing_modes("controller_fault")
+
+        # Entrapment state (contract section "Entrapment").
+        self._trap_raised = False
+        self._stationary = False  # running=0 and door=closed, not suppressed
+        self._stationary_since = 0  # S
+        self._trap_t_ms = 0  # T, from door_zone at S
+        self._alarm_since: int | None = None  # start of the current alarm-button press
+        self._alarm_mark: int | None = None  # first moment >= S with the button held entrapment_alarm_ms
+        self._occupancy = False  # presence with drop-outs bridged
+        self._occupancy_since = 0
+        self._lockout_until = -NEVER
+
+        # door_reopen_repeated state.
+        self._reopen_raised = False
+        self._reopen_eligible = False  # door=open while the car stands, not suppressed
+        self._openings: deque[int] = deque()
+
+        # controller_fault state.
+        self._fault_effective = 0  # the code, 0 while suppressed
+        self._fault_raised: int | None = None  # code of the raised event
+
+        # Debouncer state: debounced values, pending-change start (NEVER: none), rows held back.
+        self._deb_zone = False
+        self._deb_lock = False
+        self._deb_closed = True
+        self._zone_pending = NEVER
+        self._lock_pending = NEVER
+        self._door_pending = NEVER
+        self._pending = NEVER  # min of the three
+        self._held_back: list[list[object]] = []
+        self._raw_last: tuple[object, ...] | None = None
+        self._applied: tuple[object, ...] | None = None
+        self._now = -1
+        self._events: list[Event] = []
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def active(self) -> frozenset[str]:
+        """Event types currently raised."""
+        out = {h.name for h in self._held if h.raised}
+        if self._trap_raised:
+            out.add("entrapment")
+        if self._reopen_raised:
+            out.add("door_reopen_repeated")
+        if self._fault_raised is not None:
+            out.add("controller_fault")
+        return frozenset(out)
+
+    def step(self, snap: SignalSnapshot) -> list[Event]:
+        """Feed the next snapshot; returns the raises and clears now decided, in time order."""
+        t = snap[0]
+        if t < self._now:
+            raise DetectError(f"snapshot time went backwards: {t} after {self._now}")
+        events: list[Event] = []
+        self._events = events
+        self._now = t
+        state = snap[1:]
+        if self._pending == NEVER and state == self._raw_last:
+            if t >= self._next:
+                self._fire(t)
+            return events
+        self._settle(t)
+        self._take(t, snap, state)
+        return events
+
+    def advance(self, now_ms: int) -> list[Event]:
+        """No new snapshot, but time moved on to `now_ms`: fire what is due (the last snapshot still holds)."""
+        events: list[Event] = []
+        self._events = events
+        if now_ms < self._now:
+            return events
+        self._now = now_ms
+        if self._raw_last is not None:
+            self._settle(now_ms)
+        return events
+
+    # ------------------------------------------------------------------ debouncing
+
+    def _settle(self, now: int) -> None:
+        """Decide pending changes that have lasted debounce_ms by `now`; release rows; fire timers."""
+        if self._pending != NEVER:
+            deb = self._debounce_ms
+            if self._zone_pending + deb <= now:
+                self._deb_zone = not self._deb_zone
+                self._zone_pending = NEVER
+            if self._lock_pending + deb <= now:
+                self._deb_lock = not self._deb_lock
+                self._lock_pending = NEVER
+            if self._door_pending + deb <= now:
+                self._deb_closed = False
+                self._door_pending = NEVER
+            self._pending = min(self._zone_pending, self._lock_pending, self._door_pending)
+            self._release()
+        horizon = now if now < self._pending else self._pending
+        if horizon >= self._next:
+            self._fire(horizon)
+
+    def _take(self, t: int, snap: SignalSnapshot, state: tuple[object, ...]) -> None:
+        """Debounce a new raw row (after `_settle(t)`), then apply it or hold it back."""
+        self._raw_last = state
+        if self._applied is None:  # first row: it defines the debounced state
+            self._deb_zone = snap.door_zone
+            self._deb_lock = snap.door_lock
+            self._deb_closed = snap.door is _CLOSED
+            self._apply(t, snap)
+            if t >= self._next:
+                self._fire(t)
+            return
+        zone, lock, closed = snap.door_zone, snap.door_lock, snap.door is _CLOSED
+        if self._zone_pending != NEVER:
+            if zone == self._deb_zone:
+                self._cancel(self._zone_pending, _ZONE, self._deb_zone)
+                self._zone_pending = NEVER
+        elif zone != self._deb_zone:
+            self._zone_pending = t
+        if self._lock_pending != NEVER:
+            if lock == self._deb_lock:
+                self._cancel(self._lock_pending, _LOCK, self._deb_lock)
+                self._lock_pending = NEVER
+        elif lock != self._deb_lock:
+            self._lock_pending = t
+        if self._deb_closed:
+            if self._door_pending != NEVER:
+                if closed:
+                    self._cancel(self._door_pending, _DOOR, _CLOSED)
+                    self._door_pending = NEVER
+            elif not closed:
+                self._door_pending = t
+        elif closed:  # entering `closed` is never debounced
+            self._deb_closed = True
+        self._pending = min(self._zone_pending, self._lock_pending, self._door_pending)
+        if self._debounce_ms == 0 and self._pending != NEVER:
+            self._held_back.append(list(snap))
+            self._settle(t)
+            return
+        if self._pending == NEVER and not self._held_back:
+            self._apply(t, snap)
+            if t >= self._next:
+                self._fire(t)
+            return
+        self._held_back.append(list(snap))
+        self._release()
+        horizon = t if t < self._pending else self._pending
+        if horizon >= self._next:
+            self._fire(horizon)
+
+    def _cancel(self, since: int, field: int, value: object) -> None:
+        """A pending excursion reverted in time: rewrite the rows held back since it began."""
+        for row in self._held_back:
+            if row[0] >= since:  # type: ignore[operator]
+                row[field] = value
+
+    def _release(self) -> None:
+        """Apply, in order, the held-back rows that lie before every still-pending change."""
+        rows = self._held_back
+        pending = self._pending
+        i = 0
+        while i < len(rows) and rows[i][0] < pending:  # type: ignore[operator]
+            row = rows[i]
+            t = row[0]
+            assert isinstance(t, int)
+            if t >= self._next:
+                self._fire(t)
+            self._apply(t, tuple(row))
+            if t >= self._next:
+                self._fire(t)
+            i += 1
+        if i:
+            del rows[:i]
+
+    # ------------------------------------------------------------------ timers
+
+    def _fire(self, now: int) -> None:
+        """Fire every deadline up to `now`, earliest first; ties in slot order."""
+        due = self._due
+        nheld = len(self._held)
+        while self._next <= now:
+            t = self._next
+            slot = due.index(t)
+            due[slot] = NEVER
+            if slot < nheld:
+                self._fire_held(self._held[slot], t)
+            elif slot == self._slot_entrapment:
+                self._fire_entrapment(t)
+            elif slot == self._slot_reopen:
+                self._clear_reopen(t)
+            elif slot == self._slot_fault:
+                code = self._fault_raised
+                self._fault_raised = None
+                self._emit(t, "controller_fault", _CLEAR, code)
+            elif slot == self._slot_occupancy_end:
+                self._occupancy = False
+                self._due[self._slot_entrapment] = self._entrapment_due()
+            else:  # slot_reopen_count: an opening has lasted door_reopen_open_ms
+                self._count_opening(t)
+            self._next = min(due)
+
+    def _emit(self, t: int, name: str, action: Action, code: int | None = None) -> None:
+        self._events.append(Event(t, name, action, self._sig.floor, code))
+
+    # ------------------------------------------------------------------ held rules
+
+    def _schedule_held(self, h: _Held, slot: int) -> None:
+        if h.raised:
+            if h.clears:
+                s = self._sig
+                due = NEVER
+                for since_of, hold in h.clears:
+                    since = since_of(s)
+                    if since is not None and since + hold < due:
+                        due = since + hold
+            else:
+                due = NEVER if h.on else h.since + self._clear_ms
+        elif h.on and not (h.once_per_run and h.name in self._done_in_run):
+            due = h.since + h.hold_ms
+        else:
+            due = NEVER
+        self._due[slot] = due
+
+    def _fire_held(self, h: _Held, t: int) -> None:
+        if h.raised:
+            h.raised = False
+            self._emit(t, h.name, _CLEAR)
+        else:
+            h.raised = True
+            if h.once_per_run:
+                self._done_in_run.add(h.name)
+            self._emit(t, h.name, _RAISE)
+        self._schedule_held(h, self._held.index(h))
+
+    def _evaluate_held(self, t: int) -> None:
+        s = self._sig
+        mode = s.mode
+        for slot, h in enumerate(self._held):
+            on = h.condition(s) and mode not in h.suppressed
+            if on != h.on:
+                h.on = on
+                h.since = t
+                self._schedule_held(h, slot)
+            elif h.raised and h.clears:
+                self._schedule_held(h, slot)
+
+    # ------------------------------------------------------------------ applying a debounced row
+
+    def _apply(self, t: int, row: tuple[object, ...] | SignalSnapshot) -> None:
+        """The debounced state changes to `row` at `t` (timers up to `t` have fired)."""
+        prev = self._applied
+        self._applied = row[1:]
+        s = self._sig
+        if prev is not None and row[5:] == prev[4:] and row[1:4] == prev[:3]:
+            # Only the speed changed (most rows of a run): only overspeed reads it.
+            s.speed_mm_s = row[_SPEED]  # type: ignore[assignment]
+            h = self._overspeed
+            on = h.condition(s) and s.mode not in h.suppressed
+            if on != h.on:
+                h.on = on
+                h.since = t
+                slot = self._held.index(h)
+                self._schedule_held(h, slot)
+                self._next = min(self._due)
+            return
+        first = prev is None
+        floor, direction, running, speed, door, zone, lock, safety, occupied, alarm, power, mode, fault = row[1:]
+        assert isinstance(mode, Mode) and isinstance(door, Door) and isinstance(fault, int)
+        old_mode = s.mode
+        if first or running != s.running:
+            if running:
+                s.run_start = t
+                s.top_zone_seen = s.bottom_zone_seen = False
+                self._done_in_run.clear()
+                self._openings.clear()  # door_reopen_repeated: counting restarts whenever the car runs
+            else:
+                s.run_start = None
+        closed = door is _CLOSED
+        if first or closed != s.door_closed:
+            if closed:
+                s.door_closed_since = t
+                s.door_left_closed_at = None
+            else:
+                s.door_left_closed_at = t
+                s.door_closed_since = None
+        if first or zone != s.door_zone:
+            s.door_zone_since = t
+        s.floor = floor  # type: ignore[assignment]
+        s.direction = direction  # type: ignore[assignment]
+        s.running = running  # type: ignore[assignment]
+        s.speed_mm_s = speed  # type: ignore[assignment]
+        s.door = door
+        s.door_closed = closed
+        s.door_zone = zone  # type: ignore[assignment]
+        s.door_lock = lock  # type: ignore[assignment]
+        s.safety_circuit = safety  # type: ignore[assignment]
+        s.power = power  # type: ignore[assignment]
+        s.mode = mode
+        s.fault_code = fault
+        if running and zone:
+            if floor == s.highest_floor:
+                s.top_zone_seen = True
+            if floor == s.lowest_floor:
+                s.bottom_zone_seen = True
+
+        # Presence: occupancy ends dropout after the last occupied=1.
+        was_occupied = s.occupied
+        s.occupied = occupied  # type: ignore[assignment]
+        if occupied:
+            if not self._occupancy:
+                self._occupancy = True
+                self._occupancy_since = t
+            self._due[self._slot_occupancy_end] = NEVER
+        elif was_occupied and not first:
+            self._due[self._slot_occupancy_end] = t + self._dropout_ms
+
+        # Alarm button presses (the no-sensor entrapment rule).
+        if alarm and (first or not s.alarm_button):
+            self._alarm_since = t
+        elif not alarm and s.alarm_button and self._alarm_since is not None:
+            if self._stationary and self._alarm_mark is None:
+                mark = max(self._stationary_since, self._alarm_since + self._trap_alarm_ms)
+                if mark <= t:
+                    self._alarm_mark = mark
+            self._alarm_since = None
+        s.alarm_button = alarm  # type: ignore[assignment]
+
+        # Entrapment condition 1: running=0 and door=closed without a break since S.
+        stationary = not running and closed and mode not in self._trap_suppressed
+        if stationary != self._stationary:
+            self._stationary = stationary
+            self._alarm_mark = None
+            if stationary:
+                self._stationary_since = t
+                self._trap_t_ms = self._trap_in_ms if zone else self._trap_out_ms
+
+        self._evaluate_held(t)
+        self._update_fault(t, fault, mode)
+        self._update_reopen(t, door, running, mode, old_mode, first)
+        self._due[self._slot_entrapment] = self._entrapment_due()
+        self._next = min(self._due)
+
+    # ------------------------------------------------------------------ entrapment
+
+    def _entrapment_due(self) -> int:
+        """When entrapment will next raise (or, while raised, clear) if nothing else changes."""
+        s = self._sig
+        if self._trap_raised:
+            due = NEVER
+            if s.door_left_closed_at is not None:
+                due = s.door_left_closed_at + self._trap_clear_door_ms
+            if s.run_start is not None:
+                due = min(due, s.run_start + self._trap_clear_run_ms)
+            return due
+        if not self._stationary:
+            return NEVER
+        start = self._stationary_since
+        if s.occupied is None:
+            # No presence sensor: the alarm button held entrapment_alarm_ms at some moment >= S.
+            mark = self._alarm_mark
+            if mark is None:
+                if self._alarm_since is None:
+                    return NEVER
+                mark = max(start, self._alarm_since + self._trap_alarm_ms)
+            due = max(start + self._trap_t_ms, mark)
+        else:
+            # Presence sensor: occupancy held for the whole of the last T.
+            if not self._occupancy:
+                return NEVER
+            due = max(start, self._occupancy_since) + self._trap_t_ms
+        return max(due, self._lockout_until)
+
+    def _fire_entrapment(self, t: int) -> None:
+        if self._trap_raised:
+            self._trap_raised = False
+            self._lockout_until = t + self._trap_lockout_ms
+            self._emit(t, "entrapment", _CLEAR)
+        else:
+            self._trap_raised = True
+            self._emit(t, "entrapment", _RAISE)
+        self._due[self._slot_entrapment] = self._entrapment_due()
+
+    # ------------------------------------------------------------------ controller_fault
+
+    def _update_fault(self, t: int, fault: int, mode: Mode) -> None:
+        code = 0 if mode in self._fault_suppressed else fault
+        if code == self._fault_effective:
+            return
+        self._fault_effective = code
+        raised = self._fault_raised
+        if raised is None:
+            if code:
+                self._fault_raised = code
+                self._emit(t, "controller_fault", _RAISE, code)
+        elif code == raised:
+            self._due[self._slot_fault] = NEVER
+        elif code == 0:
+            self._due[self._slot_fault] = t + self._clear_ms
+        else:  # another non-zero code: clear the old event and raise the new one at this moment
+            self._due[self._slot_fault] = NEVER
+            self._emit(t, "controller_fault", _CLEAR, raised)
+            self._fault_raised = code
+            self._emit(t, "controller_fault", _RAISE, code)
+
+    # ------------------------------------------------------------------ door_reopen_repeated
+
+    def _update_reopen(self, t: int, door: Door, running: object, mode: Mode, old_mode: Mode, first: bool) -> None:
+        suppressed = mode in self._reopen_suppressed
+        if suppressed and (first or old_mode not in self._reopen_suppressed):
+            self._openings.clear()  # suppressed: nothing counted, nothing kept
+        eligible = door is _OPEN and not running and not suppressed
+        if eligible != self._reopen_eligible:
+            self._reopen_eligible = eligible
+            self._due[self._slot_reopen_count] = t + self._reopen_open_ms if eligible else NEVER
+        if self._reopen_raised:
+            self._due[self._slot_reopen] = self._reopen_clear_due()
+
+    def _reopen_clear_due(self) -> int:
+        s = self._sig
+        due = NEVER
+        if s.run_start is not None:
+            due = s.run_start + self._reopen_clear_run_ms
+        if s.door_closed_since is not None:
+            due = min(due, s.door_closed_since + self._reopen_clear_closed_ms)
+        return due
+
+    def _count_opening(self, t: int) -> None:
+        openings = self._openings
+        openings.append(t)
+        oldest = t - self._reopen_window_ms
+        while openings[0] < oldest:
+            openings.popleft()
+        if len(openings) >= self._reopen_count and not self._reopen_raised:
+            self._reopen_raised = True
+            self._emit(t, "door_reopen_repeated", _RAISE)
+            self._due[self._slot_reopen] = self._reopen_clear_due()
+
+    def _clear_reopen(self, t: int) -> None:
+        self._reopen_raised = False
+        self._openings.clear()
+        self._emit(t, "door_reopen_repeated", _CLEAR)

@@ -1,0 +1,187 @@
+"""`elev-agent replay TRACE [--config FILE] [--debug]`: run the detector over an elevator-trace/1 file.
+
+Prints one JSON object per raise or clear, in time order (`../shared/contract/trace.md`). The
+detector is the very object the live agent runs; replay only feeds it rows and, at the end, lets
+time run on to the last row's `t_ms` (nothing is raised or cleared after it).
+
+A malformed trace exits with status 2 and one line `FILE:LINE: problem` on stderr, and prints no
+events: a half-replayed trace must not be mistaken for a clean one.
+
+Speed (goal 200,000 rows/s on one core): the header is read by `protocols.signals.TraceReader`,
+the rows by a loop here that recognises a row repeating the previous row's state by its text,
+so periodic renderings cost a string comparison per unchanged row. Rows that differ are parsed by
+the same `parse_row` as the reader (and cached by their text, as states recur run after run).
+Timers need no per-row call: the next changed row, or the end of the trace, fires them at their
+exact moments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import sys
+import tomllib
+from collections.abc import Iterator
+from typing import IO
+
+from edge_agent.detect import Detector, DetectorConfig, DetectorConfigError, ElevatorLimits
+from protocols.events import Event
+from protocols.signals import SignalSnapshot, TraceError, TraceReader, parse_row
+
+log = logging.getLogger("elev-agent.replay")
+
+_CACHE_MAX = 200_000
+
+
+class ReplayError(Exception):
+    """A problem with replay's input or configuration; `str()` is the one line to print."""
+
+
+class _CountingLines:
+    """Iterates lines and counts them, so rows read after the header keep the right line numbers."""
+
+    def __init__(self, lines: IO[str]) -> None:
+        self._lines = iter(lines)
+        self.count = 0
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self.count += 1
+        return line
+
+
+def load_detection_config(path: str) -> DetectorConfig:
+    """The `[detection]` table of the agent's TOML file (absent: contract defaults)."""
+    try:
+        with open(path, "rb") as f:
+            doc = tomllib.load(f)
+    except OSError as exc:
+        raise ReplayError(f"{path}: cannot read config: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ReplayError(f"{path}: not valid TOML: {exc}") from None
+    table = doc.get("detection", {})
+    if not isinstance(table, dict):
+        raise ReplayError(f"{path}: [detection] must be a table")
+    return DetectorConfig.from_mapping(table, path)
+
+
+def replay(stream: IO[str], source: str, config: DetectorConfig) -> list[Event]:
+    """Every event of the trace in `stream`, in time order; raises TraceError for a malformed trace."""
+    lines = _CountingLines(stream)
+    reader = TraceReader(lines, source)
+    detector = Detector(ElevatorLimits.from_settings(reader.settings), config)
+    step = detector.step
+    make = SignalSnapshot._make
+    events: list[Event] = []
+    cache: dict[str, tuple[object, ...]] = {}
+    lineno = lines.count
+    last_t = 0
+    prev_rest: str | None = None
+    try:
+        for line in lines._lines:
+            lineno += 1
+            t_text, _, rest = line.partition(",")
+            if rest == prev_rest:
+                # Same state as the previous row: only its time needs checking.
+                try:
+                    t = int(t_text)
+                except ValueError:
+                    t = -1
+                if t < last_t:
+                    _check_row(line, source, lineno, last_t)
+                last_t = t
+                continue
+            state = cache.get(rest)
+            if state is None:
+                text = line.strip()
+                if not text:
+                    continue
+                if text[0] == "#":
+                    raise TraceError(source, lineno, "'#' lines are only allowed before the header")
+                try:
+                    snap = parse_row(text.split(","))
+                except ValueError as exc:
+                    raise TraceError(source, lineno, str(exc)) from None
+                t = snap.t_ms
+                if len(cache) >= _CACHE_MAX:
+                    cache.clear()
+                cache[rest] = snap[1:]
+            else:
+                try:
+                    t = int(t_text)
+                except ValueError:
+                    t = -1
+                if t < 0:
+                    _check_row(line, source, lineno, last_t)
+                snap = make((t, *state))
+            if t < last_t:
+                raise TraceError(source, lineno, f"t_ms goes backwards ({t} after {last_t})")
+            last_t = t
+            prev_rest = rest
+            out = step(snap)
+            if out:
+                events += out
+    except UnicodeDecodeError:
+        raise TraceError(source, lineno + 1, "not UTF-8 text") from None
+    events += detector.advance(last_t)
+    return events
+
+
+def _check_row(line: str, source: str, lineno: int, last_t: int) -> None:
+    """Raise the TraceError for a row whose time is bad (the slow path, only for broken traces)."""
+    try:
+        snap = parse_row(line.strip().split(","))
+    except ValueError as exc:
+        raise TraceError(source, lineno, str(exc)) from None
+    raise TraceError(source, lineno, f"t_ms goes backwards ({snap.t_ms} after {last_t})")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="elev-agent replay",
+        description="Run the detector over an elevator-trace/1 file and print its events as JSON lines.",
+    )
+    p.add_argument("trace", metavar="TRACE", help="trace file, or - for standard input")
+    p.add_argument("--config", metavar="FILE", help="agent TOML file; its [detection] table sets the thresholds")
+    p.add_argument("--debug", action="store_true", help="log details and show tracebacks")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        config = load_detection_config(args.config) if args.config else DetectorConfig()
+        if args.trace == "-":
+            stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", newline=None)
+            events = replay(stdin, "<stdin>", config)
+        else:
+            try:
+                f = open(args.trace, encoding="utf-8")  # noqa: SIM115 - closed below
+            except OSError as exc:
+                raise ReplayError(f"{args.trace}: cannot open trace: {exc.strerror or exc}") from None
+            with f:
+                events = replay(f, args.trace, config)
+    except (TraceError, ReplayError, DetectorConfigError) as exc:
+        if args.debug:
+            log.exception("replay failed")
+        print(str(exc), file=sys.stderr)
+        return 2
+    dumps = json.dumps
+    out = "".join(dumps(e.to_json_dict(), separators=(",", ":")) + "\n" for e in events)
+    try:
+        sys.stdout.write(out)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return 1
+    log.debug("%d events", len(events))
+    return 0
