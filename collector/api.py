@@ -1,0 +1,339 @@
+"""The HTTP API (aiohttp): health and metrics for the machines, /api/v1 for people and the city.
+
+`/healthz`, `/metrics` and `/openapi.json` are open; everything under `/api/v1/` needs
+`Authorization: Bearer TOKEN` (the token from `--api-token-file`, compared in constant time).
+List endpoints answer plain JSON lists. Times are ISO 8601 UTC with milliseconds.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from collector.ingest import Ingest
+from collector.metrics import Metrics
+from collector.store import Alarm, Store
+from protocols import topics
+
+log = logging.getLogger("collector.api")
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+STORE_KEY = web.AppKey("store", Store)
+METRICS_KEY = web.AppKey("metrics", Metrics)
+TOKEN_KEY = web.AppKey("token", str)
+INGEST_KEY = web.AppKey("ingest", Ingest)
+
+
+def iso(ms: int | None) -> str | None:
+    """Unix ms -> '2026-11-29T15:21:11.123Z' (exact: integer arithmetic, no float rounding)."""
+    if ms is None:
+        return None
+    return (_EPOCH + timedelta(milliseconds=ms)).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def parse_iso(text: str) -> int:
+    """ISO 8601 -> Unix ms; a time without zone is UTC. ValueError names the problem."""
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "+"))
+    except ValueError:
+        raise ValueError(f"since: {text!r} is not an ISO 8601 time (e.g. 2026-11-29T15:00:00.000Z)") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return (dt - _EPOCH) // timedelta(milliseconds=1)
+
+
+def alarm_json(a: Alarm) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": a.id,
+        "device_id": a.device_id,
+        "type": a.type,
+        "raised_at": iso(a.raised_ms),
+        "cleared_at": iso(a.cleared_ms),
+        "received_at": iso(a.received_ms),
+        "active": a.cleared_ms is None,
+    }
+    if a.floor is not None:
+        out["floor"] = a.floor
+    if a.fault_code is not None:
+        out["fault_code"] = a.fault_code
+    return out
+
+
+def _bad_request(message: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=f'{{"error": "{message}"}}', content_type="application/json")
+
+
+@web.middleware
+async def auth(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> Any:
+    if request.path.startswith("/api/"):
+        token = request.app[TOKEN_KEY]
+        given = request.headers.get("Authorization", "")
+        scheme, _, value = given.partition(" ")
+        if not token or scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
+            why = "no API token configured (--api-token-file)" if not token else "missing or wrong bearer token"
+            return web.json_response({"error": why}, status=401, headers={"WWW-Authenticate": "Bearer"})
+    return await handler(request)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    ingest = request.app[INGEST_KEY]
+    try:
+        await request.app[STORE_KEY].ping()
+    except Exception as exc:  # noqa: BLE001 - health reports the failure instead of raising it
+        return web.json_response({"status": "store_failed", "error": str(exc)}, status=503)
+    return web.json_response({"status": "ok", "mqtt_connected": ingest.connected.is_set()})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    gauges = await request.app[STORE_KEY].stats()
+    ingest = request.app[INGEST_KEY]
+    gauges["mqtt_connected"] = int(ingest.connected.is_set())
+    gauges["pending_records"] = len(ingest._pending)  # noqa: SLF001 - same package
+    text = request.app[METRICS_KEY].render(gauges)
+    return web.Response(text=text, content_type="text/plain", charset="utf-8")
+
+
+async def elevators(request: web.Request) -> web.Response:
+    out = []
+    for e in await request.app[STORE_KEY].elevators():
+        out.append(
+            {
+                "device_id": e["device_id"],
+                "online": e["online"],
+                "last_seen": iso(e["last_seen_ms"]),
+                "state": e["state"],
+                "state_at": iso(e["state_ms"]),
+                "heartbeat": e["heartbeat"],
+                "active_alarms": e["active_alarms"],
+            }
+        )
+    return web.json_response(out)
+
+
+def _bool_param(request: web.Request, name: str) -> bool | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return None
+    if raw.lower() in ("true", "1", "yes"):
+        return True
+    if raw.lower() in ("false", "0", "no"):
+        return False
+    raise _bad_request(f"{name}: {raw!r} is not true or false")
+
+
+def _limit(request: web.Request) -> int:
+    raw = request.query.get("limit", "1000")
+    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+        raise _bad_request("limit must be 1..100000")
+    return int(raw)
+
+
+def _device_param(request: web.Request, required: bool) -> str | None:
+    raw = request.query.get("device_id")
+    if raw is None:
+        if required:
+            raise _bad_request("device_id is required")
+        return None
+    try:
+        return topics.validate_device_id(raw)
+    except topics.TopicError as exc:
+        raise _bad_request(str(exc).replace('"', "'")) from None
+
+
+async def alarms(request: web.Request) -> web.Response:
+    rows = await request.app[STORE_KEY].alarms(
+        _bool_param(request, "active"), _device_param(request, False), _limit(request)
+    )
+    return web.json_response([alarm_json(a) for a in rows])
+
+
+async def events(request: web.Request) -> web.Response:
+    device_id = _device_param(request, True)
+    assert device_id is not None
+    since = request.query.get("since")
+    try:
+        since_ms = parse_iso(since) if since else None
+    except ValueError as exc:
+        raise _bad_request(str(exc).replace('"', "'")) from None
+    rows = await request.app[STORE_KEY].events(device_id, since_ms, _limit(request))
+    out = []
+    for r in rows:
+        item = {
+            "device_id": device_id,
+            "type": r["type"],
+            "action": r["action"],
+            "at": iso(r["time_ms"]),
+            "received_at": iso(r["received_ms"]),
+            "epoch": r["epoch"],
+            "seq": r["seq"],
+        }
+        if r["floor"] is not None:
+            item["floor"] = r["floor"]
+        if r["fault_code"] is not None:
+            item["fault_code"] = r["fault_code"]
+        out.append(item)
+    return web.json_response(out)
+
+
+async def streams(request: web.Request) -> web.Response:
+    rows = await request.app[STORE_KEY].streams(_device_param(request, False))
+    for r in rows:
+        r["first_received_at"] = iso(r.pop("first_received_ms"))
+        r["last_received_at"] = iso(r.pop("last_received_ms"))
+    return web.json_response(rows)
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(OPENAPI)
+
+
+def make_app(store: Store, metrics_: Metrics, ingest: Ingest, token: str | None) -> web.Application:
+    app = web.Application(middlewares=[auth])
+    app[STORE_KEY] = store
+    app[METRICS_KEY] = metrics_
+    app[INGEST_KEY] = ingest
+    app[TOKEN_KEY] = token or ""
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/openapi.json", openapi)
+    app.router.add_get("/api/v1/elevators", elevators)
+    app.router.add_get("/api/v1/alarms", alarms)
+    app.router.add_get("/api/v1/events", events)
+    app.router.add_get("/api/v1/streams", streams)
+    return app
+
+
+def _list_of(ref: str) -> dict[str, Any]:
+    return {
+        "200": {
+            "description": "OK",
+            "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": ref}}}},
+        },
+        "400": {"description": "bad query parameter"},
+        "401": {"description": "missing or wrong bearer token"},
+    }
+
+
+_TIME = {"type": "string", "format": "date-time", "example": "2026-11-29T15:21:11.123Z"}
+_TIME_OR_NULL = {"type": "string", "format": "date-time", "nullable": True}
+_DEVICE_Q = {"name": "device_id", "in": "query", "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}}
+_LIMIT_Q = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100000}}
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.0.3",
+    "info": {
+        "title": "smart-elevator collector",
+        "version": "1",
+        "description": "Alarms, events, presence and latest state of a district's elevators. "
+        "Times are ISO 8601 UTC with milliseconds.",
+    },
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": {
+            "Elevator": {
+                "type": "object",
+                "required": ["device_id", "online", "last_seen", "state"],
+                "properties": {
+                    "device_id": {"type": "string"},
+                    "online": {"type": "boolean"},
+                    "last_seen": _TIME_OR_NULL,
+                    "state": {"type": "object", "nullable": True, "description": "latest status record's signals"},
+                    "state_at": _TIME_OR_NULL,
+                    "heartbeat": {"type": "object", "nullable": True},
+                    "active_alarms": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+            "Alarm": {
+                "type": "object",
+                "required": ["id", "device_id", "type", "raised_at", "cleared_at", "received_at"],
+                "properties": {
+                    "id": {"type": "integer"},
+                    "device_id": {"type": "string"},
+                    "type": {"type": "string", "description": "event name from detection.md, or device_offline"},
+                    "raised_at": _TIME,
+                    "cleared_at": _TIME_OR_NULL,
+                    "received_at": _TIME,
+                    "active": {"type": "boolean"},
+                    "floor": {"type": "integer"},
+                    "fault_code": {"type": "integer"},
+                },
+            },
+            "Event": {
+                "type": "object",
+                "required": ["device_id", "type", "action", "at", "received_at"],
+                "properties": {
+                    "device_id": {"type": "string"},
+                    "type": {"type": "string"},
+                    "action": {"type": "string", "enum": ["raise", "clear"]},
+                    "at": _TIME,
+                    "received_at": _TIME,
+                    "epoch": {"type": "integer"},
+                    "seq": {"type": "integer"},
+                    "floor": {"type": "integer"},
+                    "fault_code": {"type": "integer"},
+                },
+            },
+            "Stream": {
+                "type": "object",
+                "properties": {
+                    "device_id": {"type": "string"},
+                    "epoch": {"type": "integer"},
+                    "max_seq": {"type": "integer"},
+                    "stored": {"type": "integer"},
+                    "missing": {"type": "integer", "description": "gaps: records below max_seq not stored"},
+                    "contiguous_seq": {"type": "integer", "description": "highest n with 1..n all stored"},
+                    "first_received_at": _TIME,
+                    "last_received_at": _TIME,
+                },
+            },
+        },
+    },
+    "paths": {
+        "/healthz": {"get": {"summary": "liveness (store reachable)", "responses": {"200": {"description": "ok"}}}},
+        "/metrics": {"get": {"summary": "Prometheus text metrics", "responses": {"200": {"description": "ok"}}}},
+        "/api/v1/elevators": {
+            "get": {
+                "summary": "every registered elevator: presence and latest state",
+                "security": [{"bearer": []}],
+                "responses": _list_of("#/components/schemas/Elevator"),
+            }
+        },
+        "/api/v1/alarms": {
+            "get": {
+                "summary": "alarms, newest first; a raise and its clear are one record",
+                "security": [{"bearer": []}],
+                "parameters": [
+                    {"name": "active", "in": "query", "schema": {"type": "boolean"}},
+                    _DEVICE_Q,
+                    _LIMIT_Q,
+                ],
+                "responses": _list_of("#/components/schemas/Alarm"),
+            }
+        },
+        "/api/v1/events": {
+            "get": {
+                "summary": "event history of one elevator, oldest first",
+                "security": [{"bearer": []}],
+                "parameters": [
+                    {**_DEVICE_Q, "required": True},
+                    {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+                    _LIMIT_Q,
+                ],
+                "responses": _list_of("#/components/schemas/Event"),
+            }
+        },
+        "/api/v1/streams": {
+            "get": {
+                "summary": "per stream (device, epoch): highest seq, gaps, highest contiguous seq",
+                "security": [{"bearer": []}],
+                "parameters": [_DEVICE_Q],
+                "responses": _list_of("#/components/schemas/Stream"),
+            }
+        },
+    },
+}

@@ -1,0 +1,103 @@
+"""The daemon: one store, one ingest pipeline, one HTTP server, one TaskGroup of named tasks.
+
+If any task dies the TaskGroup cancels the rest and the process exits non-zero, so systemd
+restarts it whole; nothing is half-alive. Records in flight are not lost by that: they were not
+acknowledged, so the agents re-send them. `stop` (SIGTERM) ends the group cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+
+from aiohttp import web
+
+from collector.api import make_app
+from collector.config import CollectorConfig
+from collector.errors import CollectorError
+from collector.ingest import Ingest
+from collector.metrics import Metrics
+from collector.store import Store, open_store
+
+log = logging.getLogger("collector")
+
+
+class _Stopping(CollectorError):
+    """Raised inside the TaskGroup to end it when asked to stop."""
+
+
+def sd_notify(message: str) -> None:
+    """Tell systemd (Type=notify, WatchdogSec) how we are; a no-op outside systemd."""
+    path = os.environ.get("NOTIFY_SOCKET")
+    if not path:
+        return
+    addr = "\0" + path[1:] if path.startswith("@") else path
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+        s.connect(addr)
+        s.sendall(message.encode())
+
+
+class Collector:
+    """One collector process. `store`, `ingest` and `metrics` are set once `ready` is."""
+
+    def __init__(self, config: CollectorConfig) -> None:
+        self.config = config
+        self.ready = asyncio.Event()
+        self.metrics = Metrics()
+        self.store: Store | None = None
+        self.ingest: Ingest | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        cfg = self.config
+        token = cfg.api_token()
+        async with open_store(cfg.db_url) as store:
+            self.store = store
+            ingest = self.ingest = Ingest(cfg, store, self.metrics)
+            await ingest.refresh_registry()
+            runner = web.AppRunner(make_app(store, self.metrics, ingest, token), access_log=None)
+            await runner.setup()
+            try:
+                site = web.TCPSite(runner, cfg.http_host, cfg.http_port)
+                try:
+                    await site.start()
+                except OSError as exc:
+                    raise CollectorError(f"--http {cfg.http_host}:{cfg.http_port}: {exc.strerror}") from None
+                log.info(
+                    "collector up: store %s, API http://%s:%d, %d devices registered",
+                    store.url.split("@")[-1],
+                    cfg.http_host,
+                    cfg.http_port,
+                    len(ingest.registry),
+                )
+                self.ready.set()
+                sd_notify("READY=1")
+                try:
+                    async with asyncio.TaskGroup() as tg:
+                        tg.create_task(ingest.run_mqtt(), name="mqtt-ingest")
+                        tg.create_task(ingest.run_writer(), name="store-writer")
+                        tg.create_task(ingest.run_presence(), name="presence-watch")
+                        tg.create_task(ingest.run_registry(), name="registry-refresh")
+                        tg.create_task(self._watchdog(store), name="watchdog")
+                        tg.create_task(_stop_when(stop), name="stop")
+                except* _Stopping:
+                    log.info("stopping")
+                    sd_notify("STOPPING=1")
+            finally:
+                await runner.cleanup()
+
+    async def _watchdog(self, store: Store) -> None:
+        usec = os.environ.get("WATCHDOG_USEC")
+        if not usec or not usec.isdigit():
+            return
+        interval_s = int(usec) / 2e6
+        while True:
+            await store.ping()  # a wedged store stops the pings and systemd restarts us
+            sd_notify("WATCHDOG=1")
+            await asyncio.sleep(interval_s)
+
+
+async def _stop_when(stop: asyncio.Event) -> None:
+    await stop.wait()
+    raise _Stopping()

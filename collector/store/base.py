@@ -1,0 +1,612 @@
+"""Schema and the ingest transaction shared by both engines.
+
+Every blocking database call runs on one dedicated worker thread per store (SQLite connections
+belong to one thread; a PostgreSQL connection does one thing at a time), so the event loop never
+waits on the disk or the network.
+
+The ingest transaction (`commit`) for a batch of records, all or nothing:
+
+1. insert the records; the primary key (device_id, epoch, seq) refuses a record already stored,
+   which is how duplicates are found: only newly inserted records have effects below;
+2. per stream (device, epoch): highest seq and number stored, so the gaps are visible;
+3. per device: last_seen, online, last heartbeat, and the `device_offline` alarm cleared;
+4. latest status per elevator (only if newer than the one kept);
+5. events into the history, and raises/clears merged into alarm records.
+
+Every record of the batch, new or duplicate, is durably stored once it returns, so the caller may
+acknowledge all of them. Times are integer Unix milliseconds in the store; the API formats them.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from collector.model import Kind, RecordRow
+
+T = TypeVar("T")
+
+OFFLINE_ALARM = "device_offline"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS devices (
+    device_id TEXT PRIMARY KEY,
+    username TEXT NOT NULL,
+    created_ms BIGINT NOT NULL,
+    last_seen_ms BIGINT,
+    online BOOLEAN NOT NULL DEFAULT FALSE,
+    presence_ms BIGINT,
+    heartbeat TEXT
+);
+CREATE TABLE IF NOT EXISTS records (
+    device_id TEXT NOT NULL,
+    epoch BIGINT NOT NULL,
+    seq BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    mono_ms BIGINT NOT NULL,
+    wall_ms BIGINT NOT NULL,
+    clock_synced BOOLEAN NOT NULL,
+    time_ms BIGINT NOT NULL,
+    time_source TEXT NOT NULL,
+    received_ms BIGINT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (device_id, epoch, seq)
+);
+CREATE TABLE IF NOT EXISTS streams (
+    device_id TEXT NOT NULL,
+    epoch BIGINT NOT NULL,
+    max_seq BIGINT NOT NULL,
+    stored BIGINT NOT NULL,
+    first_received_ms BIGINT NOT NULL,
+    last_received_ms BIGINT NOT NULL,
+    PRIMARY KEY (device_id, epoch)
+);
+CREATE TABLE IF NOT EXISTS latest_status (
+    device_id TEXT PRIMARY KEY,
+    epoch BIGINT NOT NULL,
+    seq BIGINT NOT NULL,
+    time_ms BIGINT NOT NULL,
+    received_ms BIGINT NOT NULL,
+    state TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    id {id},
+    device_id TEXT NOT NULL,
+    epoch BIGINT NOT NULL,
+    seq BIGINT NOT NULL,
+    type TEXT NOT NULL,
+    action TEXT NOT NULL,
+    floor INTEGER,
+    fault_code INTEGER,
+    time_ms BIGINT NOT NULL,
+    received_ms BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_device_time ON events (device_id, time_ms);
+CREATE INDEX IF NOT EXISTS events_by_stream_type ON events (device_id, epoch, type, seq);
+CREATE TABLE IF NOT EXISTS alarms (
+    id {id},
+    device_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    raised_ms BIGINT NOT NULL,
+    cleared_ms BIGINT,
+    received_ms BIGINT NOT NULL,
+    raise_epoch BIGINT,
+    raise_seq BIGINT,
+    clear_seq BIGINT,
+    floor INTEGER,
+    fault_code INTEGER
+);
+CREATE UNIQUE INDEX IF NOT EXISTS alarms_one_active ON alarms (device_id, type) WHERE cleared_ms IS NULL;
+CREATE INDEX IF NOT EXISTS alarms_by_time ON alarms (raised_ms);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    device_id: str
+    username: str
+    created_ms: int
+    last_seen_ms: int | None
+    online: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Alarm:
+    id: int
+    device_id: str
+    type: str
+    raised_ms: int
+    cleared_ms: int | None
+    received_ms: int
+    floor: int | None
+    fault_code: int | None
+
+
+@dataclass(slots=True)
+class CommitResult:
+    new: int = 0
+    duplicates: int = 0
+    stored: dict[tuple[str, int], list[int]] = field(default_factory=dict)  # (device, epoch) -> seqs
+    alarms_raised: int = 0
+    alarms_cleared: int = 0
+    orphan_clears: int = 0
+    out_of_order: int = 0  # new records below their stream's highest seq at commit time
+
+
+class Store(abc.ABC):
+    """The collector's record. Use as `async with open_store(url) as store:`."""
+
+    placeholder = "?"
+    greatest = "max"
+    id_column = "INTEGER PRIMARY KEY"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._executor: ThreadPoolExecutor | None = None
+
+    # --- engine hooks (run on the store's thread) -------------------------------------------
+    @abc.abstractmethod
+    def _connect(self) -> None: ...
+
+    @abc.abstractmethod
+    def _close(self) -> None: ...
+
+    @abc.abstractmethod
+    def _tx(self) -> AbstractContextManager[Any]:
+        """A transaction; yields a cursor; commits on success, rolls back on error."""
+
+    @abc.abstractmethod
+    def _insert_records(self, cur: Any, rows: Sequence[RecordRow]) -> list[RecordRow]:
+        """Insert, skipping keys already stored; return the rows that were new."""
+
+    def _lock_devices(self, cur: Any, device_ids: Sequence[str]) -> None:  # noqa: B027 - optional hook
+        """Serialize alarm merging per device across processes (engines with concurrent writers)."""
+
+    def _retryable(self, exc: BaseException) -> bool:
+        return False
+
+    def _schema(self) -> list[str]:
+        text = SCHEMA.format(id=self.id_column)
+        return [s.strip() for s in text.split(";") if s.strip()]
+
+    def q(self, sql: str) -> str:
+        return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
+
+    # --- lifecycle -------------------------------------------------------------------------
+    async def __aenter__(self) -> Store:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+        try:
+            await self._run(self._connect)
+            await self._run(self._create_schema)
+        except BaseException:
+            self._executor.shutdown(wait=False)
+            self._executor = None
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._executor is not None:
+            await self._run(self._close)
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._executor is None:
+            raise RuntimeError("store is not open (use `async with`)")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def _create_schema(self) -> None:
+        with self._tx() as cur:
+            for stmt in self._schema():
+                cur.execute(stmt)
+
+    # --- registry --------------------------------------------------------------------------
+    async def add_device(self, device_id: str, username: str, now_ms: int) -> bool:
+        """Register a device; False if it already was."""
+        return await self._run(self._add_device, device_id, username, now_ms)
+
+    def _add_device(self, device_id: str, username: str, now_ms: int) -> bool:
+        with self._tx() as cur:
+            cur.execute(
+                self.q("INSERT INTO devices (device_id, username, created_ms) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"),
+                (device_id, username, now_ms),
+            )
+            return bool(cur.rowcount == 1)
+
+    async def remove_device(self, device_id: str) -> bool:
+        return await self._run(self._remove_device, device_id)
+
+    def _remove_device(self, device_id: str) -> bool:
+        with self._tx() as cur:
+            cur.execute(self.q("DELETE FROM devices WHERE device_id = ?"), (device_id,))
+            return bool(cur.rowcount == 1)
+
+    async def devices(self) -> list[DeviceInfo]:
+        return await self._run(self._devices)
+
+    def _devices(self) -> list[DeviceInfo]:
+        with self._tx() as cur:
+            cur.execute("SELECT device_id, username, created_ms, last_seen_ms, online FROM devices ORDER BY device_id")
+            return [DeviceInfo(r[0], r[1], r[2], r[3], bool(r[4])) for r in cur.fetchall()]
+
+    async def device_ids(self) -> frozenset[str]:
+        return await self._run(self._device_ids)
+
+    def _device_ids(self) -> frozenset[str]:
+        with self._tx() as cur:
+            cur.execute("SELECT device_id FROM devices")
+            return frozenset(r[0] for r in cur.fetchall())
+
+    # --- ingest ----------------------------------------------------------------------------
+    async def commit(self, rows: Sequence[RecordRow]) -> CommitResult:
+        """Store a batch in one transaction (see module doc); retried on engine-reported conflicts."""
+        ordered = sorted(rows, key=lambda r: r.key)
+        for attempt in range(5):
+            try:
+                return await self._run(self._commit, ordered)
+            except Exception as exc:  # noqa: BLE001 - only engine conflicts are retried, the rest re-raised
+                if attempt == 4 or not self._retryable(exc):
+                    raise
+        raise AssertionError("unreachable")
+
+    def _commit(self, rows: Sequence[RecordRow]) -> CommitResult:
+        res = CommitResult()
+        with self._tx() as cur:
+            self._lock_devices(cur, sorted({r.device_id for r in rows if r.kind is Kind.EVENT}))
+            new = self._insert_records(cur, rows)
+            res.new = len(new)
+            res.duplicates = len(rows) - len(new)
+            stored: dict[tuple[str, int], list[int]] = defaultdict(list)
+            for r in rows:
+                stored[(r.device_id, r.epoch)].append(r.seq)
+            res.stored = dict(stored)
+            self._update_streams(cur, new, res)
+            self._update_devices(cur, rows)
+            self._update_latest(cur, new)
+            events = [r for r in new if r.kind is Kind.EVENT and r.event is not None]
+            if events:
+                cur.executemany(
+                    self.q(
+                        "INSERT INTO events (device_id, epoch, seq, type, action, floor, fault_code, time_ms, "
+                        "received_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    ),
+                    [
+                        (r.device_id, r.epoch, r.seq, e.type, e.action, e.floor, e.fault_code, r.time_ms, r.received_ms)
+                        for r in events
+                        for e in (r.event,)
+                        if e is not None
+                    ],
+                )
+                for r in events:
+                    self._merge_alarm(cur, r, res)
+        return res
+
+    def _update_streams(self, cur: Any, new: Sequence[RecordRow], res: CommitResult) -> None:
+        per: dict[tuple[str, int], list[RecordRow]] = defaultdict(list)
+        for r in new:
+            per[(r.device_id, r.epoch)].append(r)
+        g = self.greatest
+        for (device_id, epoch), rs in per.items():
+            top = max(r.seq for r in rs)
+            cur.execute(self.q("SELECT max_seq FROM streams WHERE device_id = ? AND epoch = ?"), (device_id, epoch))
+            prev = cur.fetchone()
+            if prev is not None:
+                res.out_of_order += sum(1 for r in rs if r.seq < prev[0])
+            rx = [r.received_ms for r in rs]
+            cur.execute(
+                self.q(
+                    "INSERT INTO streams (device_id, epoch, max_seq, stored, first_received_ms, last_received_ms) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, epoch) DO UPDATE SET "
+                    f"max_seq = {g}(streams.max_seq, excluded.max_seq), stored = streams.stored + excluded.stored, "
+                    f"last_received_ms = {g}(streams.last_received_ms, excluded.last_received_ms)"
+                ),
+                (device_id, epoch, top, len(rs), min(rx), max(rx)),
+            )
+
+    def _update_devices(self, cur: Any, rows: Sequence[RecordRow]) -> None:
+        seen: dict[str, int] = {}
+        beats: dict[str, RecordRow] = {}
+        for r in rows:
+            seen[r.device_id] = max(seen.get(r.device_id, 0), r.received_ms)
+            if r.heartbeat is not None and (r.device_id not in beats or r.seq > beats[r.device_id].seq):
+                beats[r.device_id] = r
+        g = self.greatest
+        for device_id, at_ms in seen.items():
+            hb = beats.get(device_id)
+            cur.execute(
+                self.q(
+                    f"UPDATE devices SET last_seen_ms = {g}(COALESCE(last_seen_ms, 0), ?), online = TRUE, "
+                    "heartbeat = COALESCE(?, heartbeat) WHERE device_id = ?"
+                ),
+                (at_ms, json.dumps(hb.heartbeat) if hb is not None else None, device_id),
+            )
+            cur.execute(
+                self.q("UPDATE alarms SET cleared_ms = ? WHERE device_id = ? AND type = ? AND cleared_ms IS NULL"),
+                (at_ms, device_id, OFFLINE_ALARM),
+            )
+
+    def _update_latest(self, cur: Any, new: Sequence[RecordRow]) -> None:
+        latest: dict[str, RecordRow] = {}
+        for r in new:
+            if r.kind is Kind.STATUS and (r.device_id not in latest or r.time_ms >= latest[r.device_id].time_ms):
+                latest[r.device_id] = r
+        for r in latest.values():
+            cur.execute(
+                self.q(
+                    "INSERT INTO latest_status (device_id, epoch, seq, time_ms, received_ms, state) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET epoch = excluded.epoch, "
+                    "seq = excluded.seq, time_ms = excluded.time_ms, received_ms = excluded.received_ms, "
+                    "state = excluded.state WHERE excluded.time_ms >= latest_status.time_ms"
+                ),
+                (r.device_id, r.epoch, r.seq, r.time_ms, r.received_ms, json.dumps(r.body)),
+            )
+
+    def _merge_alarm(self, cur: Any, r: RecordRow, res: CommitResult) -> None:
+        """A raise opens an alarm record, its clear closes the same record.
+
+        Frames of one stream may commit out of order (resends, several collectors): a clear that
+        finds no open alarm stays in the event history, and the raise that arrives later finds it
+        there and is stored already cleared.
+        """
+        e = r.event
+        assert e is not None
+        if e.action == "raise":
+            cur.execute(
+                self.q(
+                    "SELECT seq, time_ms FROM events WHERE device_id = ? AND epoch = ? AND type = ? "
+                    "AND action = 'clear' AND seq > ? ORDER BY seq LIMIT 1"
+                ),
+                (r.device_id, r.epoch, e.type, r.seq),
+            )
+            clear = cur.fetchone()
+            if clear is not None:
+                cur.execute(
+                    self.q(
+                        "SELECT 1 FROM events WHERE device_id = ? AND epoch = ? AND type = ? AND action = 'raise' "
+                        "AND seq > ? AND seq < ? LIMIT 1"
+                    ),
+                    (r.device_id, r.epoch, e.type, r.seq, clear[0]),
+                )
+                if cur.fetchone() is not None:
+                    clear = None
+            cols = (
+                "INSERT INTO alarms (device_id, type, raised_ms, cleared_ms, received_ms, raise_epoch, raise_seq, "
+                "clear_seq, floor, fault_code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            )
+            base = (r.device_id, e.type, r.time_ms)
+            tail = (r.received_ms, r.epoch, r.seq)
+            if clear is not None:
+                cur.execute(self.q(cols), (*base, clear[1], *tail, clear[0], e.floor, e.fault_code))
+                res.alarms_raised += 1
+                res.alarms_cleared += 1
+            else:
+                cur.execute(
+                    self.q(cols + " ON CONFLICT (device_id, type) WHERE cleared_ms IS NULL DO NOTHING"),
+                    (*base, None, *tail, None, e.floor, e.fault_code),
+                )
+                res.alarms_raised += cur.rowcount
+        else:
+            cur.execute(
+                self.q(
+                    "UPDATE alarms SET cleared_ms = ?, clear_seq = ? WHERE device_id = ? AND type = ? "
+                    "AND cleared_ms IS NULL AND (raise_epoch IS NULL OR raise_epoch <> ? OR raise_seq < ?)"
+                ),
+                (r.time_ms, r.seq, r.device_id, e.type, r.epoch, r.seq),
+            )
+            if cur.rowcount:
+                res.alarms_cleared += cur.rowcount
+            else:
+                res.orphan_clears += 1
+
+    # --- presence --------------------------------------------------------------------------
+    async def presence(self, device_id: str, online: bool, at_ms: int) -> None:
+        await self._run(self._presence, device_id, online, at_ms)
+
+    def _presence(self, device_id: str, online: bool, at_ms: int) -> None:
+        g = self.greatest
+        with self._tx() as cur:
+            if online:
+                cur.execute(
+                    self.q(
+                        f"UPDATE devices SET online = TRUE, presence_ms = ?, "
+                        f"last_seen_ms = {g}(COALESCE(last_seen_ms, 0), ?) WHERE device_id = ?"
+                    ),
+                    (at_ms, at_ms, device_id),
+                )
+                cur.execute(
+                    self.q("UPDATE alarms SET cleared_ms = ? WHERE device_id = ? AND type = ? AND cleared_ms IS NULL"),
+                    (at_ms, device_id, OFFLINE_ALARM),
+                )
+            else:
+                cur.execute(
+                    self.q("UPDATE devices SET online = FALSE, presence_ms = ? WHERE device_id = ?"),
+                    (at_ms, device_id),
+                )
+
+    async def raise_offline(self, now_ms: int, silence_ms: int, since_ms: int) -> list[str]:
+        """Raise `device_offline` for devices silent for `silence_ms` (counted from `since_ms` at
+        the earliest, the collector's start, so its own downtime is not blamed on the devices)."""
+        return await self._run(self._raise_offline, now_ms, silence_ms, since_ms)
+
+    def _raise_offline(self, now_ms: int, silence_ms: int, since_ms: int) -> list[str]:
+        g = self.greatest
+        raised = []
+        with self._tx() as cur:
+            cur.execute(
+                self.q(
+                    f"SELECT device_id, {g}(COALESCE(last_seen_ms, created_ms), ?) AS ref FROM devices "
+                    f"WHERE {g}(COALESCE(last_seen_ms, created_ms), ?) < ?"
+                ),
+                (since_ms, since_ms, now_ms - silence_ms),
+            )
+            for device_id, ref in cur.fetchall():
+                cur.execute(self.q("UPDATE devices SET online = FALSE WHERE device_id = ?"), (device_id,))
+                cur.execute(
+                    self.q(
+                        "INSERT INTO alarms (device_id, type, raised_ms, received_ms) VALUES (?, ?, ?, ?) "
+                        "ON CONFLICT (device_id, type) WHERE cleared_ms IS NULL DO NOTHING"
+                    ),
+                    (device_id, OFFLINE_ALARM, ref + silence_ms, now_ms),
+                )
+                if cur.rowcount:
+                    raised.append(device_id)
+        return raised
+
+    # --- queries for the API ---------------------------------------------------------------
+    async def elevators(self) -> list[dict[str, Any]]:
+        return await self._run(self._elevators)
+
+    def _elevators(self) -> list[dict[str, Any]]:
+        with self._tx() as cur:
+            cur.execute(
+                "SELECT d.device_id, d.online, d.last_seen_ms, d.heartbeat, l.state, l.time_ms "
+                "FROM devices d LEFT JOIN latest_status l ON l.device_id = d.device_id ORDER BY d.device_id"
+            )
+            devs = cur.fetchall()
+            cur.execute("SELECT device_id, type FROM alarms WHERE cleared_ms IS NULL ORDER BY raised_ms")
+            active: dict[str, list[str]] = defaultdict(list)
+            for device_id, typ in cur.fetchall():
+                active[device_id].append(typ)
+        return [
+            {
+                "device_id": d[0],
+                "online": bool(d[1]),
+                "last_seen_ms": d[2],
+                "heartbeat": json.loads(d[3]) if d[3] else None,
+                "state": json.loads(d[4]) if d[4] else None,
+                "state_ms": d[5],
+                "active_alarms": active.get(d[0], []),
+            }
+            for d in devs
+        ]
+
+    async def alarms(self, active: bool | None = None, device_id: str | None = None, limit: int = 1000) -> list[Alarm]:
+        return await self._run(self._alarms, active, device_id, limit)
+
+    def _alarms(self, active: bool | None, device_id: str | None, limit: int) -> list[Alarm]:
+        where, args = [], []
+        if active is True:
+            where.append("cleared_ms IS NULL")
+        elif active is False:
+            where.append("cleared_ms IS NOT NULL")
+        if device_id is not None:
+            where.append("device_id = ?")
+            args.append(device_id)
+        sql = "SELECT id, device_id, type, raised_ms, cleared_ms, received_ms, floor, fault_code FROM alarms"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY raised_ms DESC, id DESC LIMIT ?"
+        with self._tx() as cur:
+            cur.execute(self.q(sql), (*args, limit))
+            return [Alarm(*row) for row in cur.fetchall()]
+
+    async def events(self, device_id: str, since_ms: int | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        return await self._run(self._events, device_id, since_ms, limit)
+
+    def _events(self, device_id: str, since_ms: int | None, limit: int) -> list[dict[str, Any]]:
+        with self._tx() as cur:
+            cur.execute(
+                self.q(
+                    "SELECT epoch, seq, type, action, floor, fault_code, time_ms, received_ms FROM events "
+                    "WHERE device_id = ? AND time_ms >= ? ORDER BY time_ms, epoch, seq LIMIT ?"
+                ),
+                (device_id, since_ms if since_ms is not None else -(2**62), limit),
+            )
+            keys = ("epoch", "seq", "type", "action", "floor", "fault_code", "time_ms", "received_ms")
+            return [dict(zip(keys, row, strict=True)) for row in cur.fetchall()]
+
+    async def streams(self, device_id: str | None = None) -> list[dict[str, Any]]:
+        return await self._run(self._streams, device_id)
+
+    def _streams(self, device_id: str | None) -> list[dict[str, Any]]:
+        out = []
+        with self._tx() as cur:
+            sql = "SELECT device_id, epoch, max_seq, stored, first_received_ms, last_received_ms FROM streams"
+            if device_id is not None:
+                cur.execute(self.q(sql + " WHERE device_id = ? ORDER BY epoch"), (device_id,))
+            else:
+                cur.execute(sql + " ORDER BY device_id, epoch")
+            for dev, epoch, max_seq, stored, first_ms, last_ms in cur.fetchall():
+                out.append(
+                    {
+                        "device_id": dev,
+                        "epoch": epoch,
+                        "max_seq": max_seq,
+                        "stored": stored,
+                        "missing": max_seq - stored,
+                        "contiguous_seq": max_seq if stored == max_seq else self._contiguous(cur, dev, epoch),
+                        "first_received_ms": first_ms,
+                        "last_received_ms": last_ms,
+                    }
+                )
+        return out
+
+    def _contiguous(self, cur: Any, device_id: str, epoch: int) -> int:
+        """Highest seq n such that 1..n are all stored (0 when seq 1 is missing)."""
+        cur.execute(self.q("SELECT 1 FROM records WHERE device_id = ? AND epoch = ? AND seq = 1"), (device_id, epoch))
+        if cur.fetchone() is None:
+            return 0
+        cur.execute(
+            self.q(
+                "SELECT MIN(r.seq) FROM records r WHERE r.device_id = ? AND r.epoch = ? AND NOT EXISTS "
+                "(SELECT 1 FROM records n WHERE n.device_id = r.device_id AND n.epoch = r.epoch AND n.seq = r.seq + 1)"
+            ),
+            (device_id, epoch),
+        )
+        row = cur.fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    async def stats(self) -> dict[str, int]:
+        """Figures for /metrics: devices, online devices, missing records and streams with gaps."""
+        return await self._run(self._stats)
+
+    def _stats(self) -> dict[str, int]:
+        with self._tx() as cur:
+            cur.execute("SELECT COUNT(*), COALESCE(SUM(CASE WHEN online THEN 1 ELSE 0 END), 0) FROM devices")
+            total, online = cur.fetchone()
+            cur.execute(
+                "SELECT COALESCE(SUM(max_seq - stored), 0), "
+                "COALESCE(SUM(CASE WHEN max_seq > stored THEN 1 ELSE 0 END), 0) FROM streams"
+            )
+            missing, gappy = cur.fetchone()
+            cur.execute("SELECT COUNT(*) FROM alarms WHERE cleared_ms IS NULL")
+            (active,) = cur.fetchone()
+        return {
+            "devices": int(total),
+            "devices_online": int(online),
+            "records_missing": int(missing),
+            "streams_with_gaps": int(gappy),
+            "alarms_active": int(active),
+        }
+
+    async def count_records(self, device_id: str | None = None) -> int:
+        return await self._run(self._count_records, device_id)
+
+    def _count_records(self, device_id: str | None) -> int:
+        with self._tx() as cur:
+            if device_id is None:
+                cur.execute("SELECT COUNT(*) FROM records")
+            else:
+                cur.execute(self.q("SELECT COUNT(*) FROM records WHERE device_id = ?"), (device_id,))
+            (n,) = cur.fetchone()
+        return int(n)
+
+    async def ping(self) -> None:
+        await self._run(self._ping)
+
+    def _ping(self) -> None:
+        with self._tx() as cur:
+            cur.execute("SELECT 1")
+            cur.fetchone()
+
+
+def iter_chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
