@@ -28,7 +28,7 @@ from typing import IO
 
 from edge_agent.detect import Detector, DetectorConfig, DetectorConfigError, ElevatorLimits
 from protocols.events import Event
-from protocols.signals import SignalSnapshot, TraceError, TraceReader, parse_row
+from protocols.signals import TraceError, TraceReader, parse_row
 
 log = logging.getLogger("elev-agent.replay")
 
@@ -75,8 +75,7 @@ def replay(stream: IO[str], source: str, config: DetectorConfig) -> list[Event]:
     lines = _CountingLines(stream)
     reader = TraceReader(lines, source)
     detector = Detector(ElevatorLimits.from_settings(reader.settings), config)
-    step = detector.step
-    make = SignalSnapshot._make
+    step = detector.step_state
     events: list[Event] = []
     cache: dict[str, tuple[object, ...]] = {}
     lineno = lines.count
@@ -110,7 +109,7 @@ def replay(stream: IO[str], source: str, config: DetectorConfig) -> list[Event]:
                 t = snap.t_ms
                 if len(cache) >= _CACHE_MAX:
                     cache.clear()
-                cache[rest] = snap[1:]
+                state = cache[rest] = snap[1:]
             else:
                 try:
                     t = int(t_text)
@@ -118,12 +117,11 @@ def replay(stream: IO[str], source: str, config: DetectorConfig) -> list[Event]:
                     t = -1
                 if t < 0:
                     _check_row(line, source, lineno, last_t)
-                snap = make((t, *state))
             if t < last_t:
                 raise TraceError(source, lineno, f"t_ms goes backwards ({t} after {last_t})")
             last_t = t
             prev_rest = rest
-            out = step(snap)
+            out = step(t, state)
             if out:
                 events += out
     except UnicodeDecodeError:

@@ -34,9 +34,46 @@ from .rules import HELD_RULES, HeldRule, Signals, suppressing_modes
 
 NEVER = 1 << 62
 
-# Snapshot field positions (protocols.signals.COLUMNS).
-_FLOOR, _DIRECTION, _RUNNING, _SPEED, _DOOR, _ZONE, _LOCK = 1, 2, 3, 4, 5, 6, 7
-_SAFETY, _OCCUPIED, _ALARM, _POWER, _MODE, _FAULT = 8, 9, 10, 11, 12, 13
+# Positions in a snapshot's state (`snapshot[1:]`, protocols.signals.COLUMNS without t_ms).
+_S_DOOR, _S_ZONE, _S_LOCK = 4, 5, 6
+
+# One bit per signal, to re-evaluate only what reads a changed signal.
+_SIGNAL_BITS = {
+    name: 1 << i
+    for i, name in enumerate(
+        (
+            "floor",
+            "direction",
+            "running",
+            "speed_mm_s",
+            "door",
+            "door_zone",
+            "door_lock",
+            "safety_circuit",
+            "occupied",
+            "alarm_button",
+            "power",
+            "mode",
+            "fault_code",
+        )
+    )
+}
+_B_FLOOR, _B_DIRECTION, _B_RUNNING, _B_SPEED, _B_DOOR, _B_ZONE, _B_LOCK = (
+    _SIGNAL_BITS[n] for n in ("floor", "direction", "running", "speed_mm_s", "door", "door_zone", "door_lock")
+)
+_B_SAFETY, _B_OCCUPIED, _B_ALARM, _B_POWER, _B_MODE, _B_FAULT = (
+    _SIGNAL_BITS[n] for n in ("safety_circuit", "occupied", "alarm_button", "power", "mode", "fault_code")
+)
+_B_ALL = sum(_SIGNAL_BITS.values())
+_B_STATIONARY = _B_RUNNING | _B_DOOR | _B_MODE
+_B_FAULT_RULE = _B_FAULT | _B_MODE
+_B_REOPEN = _B_DOOR | _B_RUNNING | _B_MODE
+_B_ENTRAPMENT = _B_RUNNING | _B_DOOR | _B_MODE | _B_OCCUPIED | _B_ALARM
+
+
+def _bits(names: str) -> int:
+    return sum(_SIGNAL_BITS[n] for n in names.split())
+
 
 _RAISE, _CLEAR = Action.RAISE, Action.CLEAR
 _CLOSED, _OPEN = Door.CLOSED, Door.OPEN
@@ -45,11 +82,23 @@ _CLOSED, _OPEN = Door.CLOSED, Door.OPEN
 class _Held:
     """Run-time state of one HeldRule."""
 
-    __slots__ = ("name", "condition", "hold_ms", "suppressed", "clears", "once_per_run", "on", "since", "raised")
+    __slots__ = (
+        "name",
+        "condition",
+        "reads",
+        "hold_ms",
+        "suppressed",
+        "clears",
+        "once_per_run",
+        "on",
+        "since",
+        "raised",
+    )
 
     def __init__(self, rule: HeldRule, config: DetectorConfig) -> None:
         self.name = rule.name
         self.condition = rule.condition
+        self.reads = _bits(rule.reads) | _B_MODE  # the mode suppresses every rule
         self.hold_ms = config.ms(rule.hold)
         self.suppressed = suppressing_modes(rule.name)
         self.clears = tuple((c.since, config.ms(c.hold)) for c in rule.clear)
@@ -69,7 +118,10 @@ class Detector:
         self._sig = Signals(limits, config)
         self._held = [_Held(rule, config) for rule in HELD_RULES]
         self._held_with_own_clear = [h for h in self._held if h.clears]
-        self._overspeed = next(h for h in self._held if h.name == "overspeed")
+        self._overspeed_slot = next(i for i, h in enumerate(self._held) if h.name == "overspeed")
+        self._overspeed = self._held[self._overspeed_slot]
+        self._by_mask: dict[int, tuple[tuple[int, _Held], ...]] = {}
+        self._started = False
         self._once_per_run = [h for h in self._held if h.once_per_run]
         self._done_in_run: set[str] = set()
         n = len(self._held)
@@ -129,9 +181,8 @@ class Detector:
         self._lock_pending = NEVER
         self._door_pending = NEVER
         self._pending = NEVER  # min of the three
-        self._held_back: list[list[object]] = []
+        self._held_back: list[tuple[int, list[object]]] = []
         self._raw_last: tuple[object, ...] | None = None
-        self._applied: tuple[object, ...] | None = None
         self._now = -1
         self._events: list[Event] = []
 
@@ -151,19 +202,26 @@ class Detector:
 
     def step(self, snap: SignalSnapshot) -> list[Event]:
         """Feed the next snapshot; returns the raises and clears now decided, in time order."""
-        t = snap[0]
+        return self.step_state(snap[0], snap[1:])
+
+    def step_state(self, t_ms: int, state: tuple[object, ...]) -> list[Event]:
+        """`step` for a snapshot given as its time and `snapshot[1:]` (replay's fast path)."""
+        t = t_ms
         if t < self._now:
             raise DetectError(f"snapshot time went backwards: {t} after {self._now}")
         events: list[Event] = []
         self._events = events
         self._now = t
-        state = snap[1:]
-        if self._pending == NEVER and state == self._raw_last:
+        if self._pending == NEVER:
+            if state == self._raw_last:
+                if t >= self._next:
+                    self._fire(t)
+                return events
             if t >= self._next:
                 self._fire(t)
-            return events
-        self._settle(t)
-        self._take(t, snap, state)
+        else:
+            self._settle(t)
+        self._take(t, state)
         return events
 
     def advance(self, now_ms: int) -> list[Event]:
@@ -198,73 +256,71 @@ class Detector:
         if horizon >= self._next:
             self._fire(horizon)
 
-    def _take(self, t: int, snap: SignalSnapshot, state: tuple[object, ...]) -> None:
-        """Debounce a new raw row (after `_settle(t)`), then apply it or hold it back."""
+    def _take(self, t: int, state: tuple[object, ...]) -> None:
+        """Debounce a new raw row (timers up to its time have fired), then apply it or hold it back."""
         self._raw_last = state
-        if self._applied is None:  # first row: it defines the debounced state
-            self._deb_zone = snap.door_zone
-            self._deb_lock = snap.door_lock
-            self._deb_closed = snap.door is _CLOSED
-            self._apply(t, snap)
+        zone, lock, closed = state[_S_ZONE], state[_S_LOCK], state[_S_DOOR] is _CLOSED
+        if not self._started:  # first row: it defines the debounced state
+            self._deb_zone = zone  # type: ignore[assignment]
+            self._deb_lock = lock  # type: ignore[assignment]
+            self._deb_closed = closed
+            self._apply(t, state)
             if t >= self._next:
                 self._fire(t)
             return
-        zone, lock, closed = snap.door_zone, snap.door_lock, snap.door is _CLOSED
         if self._zone_pending != NEVER:
             if zone == self._deb_zone:
-                self._cancel(self._zone_pending, _ZONE, self._deb_zone)
+                self._cancel(self._zone_pending, _S_ZONE, self._deb_zone)
                 self._zone_pending = NEVER
         elif zone != self._deb_zone:
             self._zone_pending = t
         if self._lock_pending != NEVER:
             if lock == self._deb_lock:
-                self._cancel(self._lock_pending, _LOCK, self._deb_lock)
+                self._cancel(self._lock_pending, _S_LOCK, self._deb_lock)
                 self._lock_pending = NEVER
         elif lock != self._deb_lock:
             self._lock_pending = t
         if self._deb_closed:
             if self._door_pending != NEVER:
                 if closed:
-                    self._cancel(self._door_pending, _DOOR, _CLOSED)
+                    self._cancel(self._door_pending, _S_DOOR, _CLOSED)
                     self._door_pending = NEVER
             elif not closed:
                 self._door_pending = t
         elif closed:  # entering `closed` is never debounced
             self._deb_closed = True
-        self._pending = min(self._zone_pending, self._lock_pending, self._door_pending)
-        if self._debounce_ms == 0 and self._pending != NEVER:
-            self._held_back.append(list(snap))
-            self._settle(t)
-            return
-        if self._pending == NEVER and not self._held_back:
-            self._apply(t, snap)
+        pending = min(self._zone_pending, self._lock_pending, self._door_pending)
+        self._pending = pending
+        if pending == NEVER and not self._held_back:
+            self._apply(t, state)
             if t >= self._next:
                 self._fire(t)
             return
-        self._held_back.append(list(snap))
+        self._held_back.append((t, list(state)))
+        if self._debounce_ms == 0:
+            self._settle(t)
+            return
         self._release()
-        horizon = t if t < self._pending else self._pending
+        horizon = t if t < pending else pending
         if horizon >= self._next:
             self._fire(horizon)
 
     def _cancel(self, since: int, field: int, value: object) -> None:
         """A pending excursion reverted in time: rewrite the rows held back since it began."""
-        for row in self._held_back:
-            if row[0] >= since:  # type: ignore[operator]
-                row[field] = value
+        for t, state in self._held_back:
+            if t >= since:
+                state[field] = value
 
     def _release(self) -> None:
         """Apply, in order, the held-back rows that lie before every still-pending change."""
         rows = self._held_back
         pending = self._pending
         i = 0
-        while i < len(rows) and rows[i][0] < pending:  # type: ignore[operator]
-            row = rows[i]
-            t = row[0]
-            assert isinstance(t, int)
+        while i < len(rows) and rows[i][0] < pending:
+            t, state = rows[i]
             if t >= self._next:
                 self._fire(t)
-            self._apply(t, tuple(row))
+            self._apply(t, tuple(state))
             if t >= self._next:
                 self._fire(t)
             i += 1
@@ -331,42 +387,69 @@ class Detector:
             self._emit(t, h.name, _RAISE)
         self._schedule_held(h, self._held.index(h))
 
-    def _evaluate_held(self, t: int) -> None:
-        s = self._sig
-        mode = s.mode
-        for slot, h in enumerate(self._held):
-            on = h.condition(s) and mode not in h.suppressed
-            if on != h.on:
-                h.on = on
-                h.since = t
-                self._schedule_held(h, slot)
-            elif h.raised and h.clears:
-                self._schedule_held(h, slot)
+    def _held_reading(self, mask: int) -> tuple[tuple[int, _Held], ...]:
+        """The held rules that read a signal in `mask` (cached: a few masks recur row after row)."""
+        rules = self._by_mask.get(mask)
+        if rules is None:
+            rules = tuple((slot, h) for slot, h in enumerate(self._held) if h.reads & mask)
+            self._by_mask[mask] = rules
+        return rules
 
     # ------------------------------------------------------------------ applying a debounced row
 
-    def _apply(self, t: int, row: tuple[object, ...] | SignalSnapshot) -> None:
-        """The debounced state changes to `row` at `t` (timers up to `t` have fired)."""
-        prev = self._applied
-        self._applied = row[1:]
+    def _apply(self, t: int, state: tuple[object, ...]) -> None:
+        """The debounced state changes to `state` at `t` (timers up to `t` have fired)."""
         s = self._sig
-        if prev is not None and row[5:] == prev[4:] and row[1:4] == prev[:3]:
-            # Only the speed changed (most rows of a run): only overspeed reads it.
-            s.speed_mm_s = row[_SPEED]  # type: ignore[assignment]
-            h = self._overspeed
-            on = h.condition(s) and s.mode not in h.suppressed
-            if on != h.on:
-                h.on = on
-                h.since = t
-                slot = self._held.index(h)
-                self._schedule_held(h, slot)
-                self._next = min(self._due)
-            return
-        first = prev is None
-        floor, direction, running, speed, door, zone, lock, safety, occupied, alarm, power, mode, fault = row[1:]
+        floor, direction, running, speed, door, zone, lock, safety, occupied, alarm, power, mode, fault = state
+        if self._started:
+            mask = 0
+            if speed != s.speed_mm_s:
+                mask = _B_SPEED
+            if floor != s.floor:
+                mask |= _B_FLOOR
+            if direction != s.direction:
+                mask |= _B_DIRECTION
+            if running != s.running:
+                mask |= _B_RUNNING
+            if door is not s.door:
+                mask |= _B_DOOR
+            if zone != s.door_zone:
+                mask |= _B_ZONE
+            if lock != s.door_lock:
+                mask |= _B_LOCK
+            if safety != s.safety_circuit:
+                mask |= _B_SAFETY
+            if occupied != s.occupied:
+                mask |= _B_OCCUPIED
+            if alarm != s.alarm_button:
+                mask |= _B_ALARM
+            if power != s.power:
+                mask |= _B_POWER
+            if mode is not s.mode:
+                mask |= _B_MODE
+            if fault != s.fault_code:
+                mask |= _B_FAULT
+            if mask == _B_SPEED:
+                # Only the speed changed (most rows of a run): only overspeed reads it.
+                s.speed_mm_s = speed  # type: ignore[assignment]
+                h = self._overspeed
+                on = h.condition(s) and mode not in h.suppressed
+                if on != h.on:
+                    h.on = on
+                    h.since = t
+                    self._schedule_held(h, self._overspeed_slot)
+                    self._next = min(self._due)
+                return
+            if not mask:
+                return
+        else:
+            self._started = True
+            mask = _B_ALL
+            s.door_closed = door is not _CLOSED  # so the door bookkeeping below runs
+            s.running = not running
         assert isinstance(mode, Mode) and isinstance(door, Door) and isinstance(fault, int)
         old_mode = s.mode
-        if first or running != s.running:
+        if mask & _B_RUNNING:
             if running:
                 s.run_start = t
                 s.top_zone_seen = s.bottom_zone_seen = False
@@ -375,14 +458,14 @@ class Detector:
             else:
                 s.run_start = None
         closed = door is _CLOSED
-        if first or closed != s.door_closed:
+        if mask & _B_DOOR and closed != s.door_closed:
             if closed:
                 s.door_closed_since = t
                 s.door_left_closed_at = None
             else:
                 s.door_left_closed_at = t
                 s.door_closed_since = None
-        if first or zone != s.door_zone:
+        if mask & _B_ZONE:
             s.door_zone_since = t
         s.floor = floor  # type: ignore[assignment]
         s.direction = direction  # type: ignore[assignment]
@@ -402,41 +485,54 @@ class Detector:
             if floor == s.lowest_floor:
                 s.bottom_zone_seen = True
 
-        # Presence: occupancy ends dropout after the last occupied=1.
-        was_occupied = s.occupied
-        s.occupied = occupied  # type: ignore[assignment]
-        if occupied:
-            if not self._occupancy:
-                self._occupancy = True
-                self._occupancy_since = t
-            self._due[self._slot_occupancy_end] = NEVER
-        elif was_occupied and not first:
-            self._due[self._slot_occupancy_end] = t + self._dropout_ms
+        if mask & _B_OCCUPIED:
+            # Presence: occupancy ends presence_dropout_s after the last occupied=1.
+            was_occupied = s.occupied
+            s.occupied = occupied  # type: ignore[assignment]
+            if occupied:
+                if not self._occupancy:
+                    self._occupancy = True
+                    self._occupancy_since = t
+                self._due[self._slot_occupancy_end] = NEVER
+            elif was_occupied:
+                self._due[self._slot_occupancy_end] = t + self._dropout_ms
 
-        # Alarm button presses (the no-sensor entrapment rule).
-        if alarm and (first or not s.alarm_button):
-            self._alarm_since = t
-        elif not alarm and s.alarm_button and self._alarm_since is not None:
-            if self._stationary and self._alarm_mark is None:
-                mark = max(self._stationary_since, self._alarm_since + self._trap_alarm_ms)
-                if mark <= t:
-                    self._alarm_mark = mark
-            self._alarm_since = None
-        s.alarm_button = alarm  # type: ignore[assignment]
+        if mask & _B_ALARM:
+            # Alarm button presses (the no-sensor entrapment rule).
+            if alarm:
+                self._alarm_since = t
+            elif self._alarm_since is not None:
+                if self._stationary and self._alarm_mark is None:
+                    mark = max(self._stationary_since, self._alarm_since + self._trap_alarm_ms)
+                    if mark <= t:
+                        self._alarm_mark = mark
+                self._alarm_since = None
+            s.alarm_button = alarm  # type: ignore[assignment]
 
-        # Entrapment condition 1: running=0 and door=closed without a break since S.
-        stationary = not running and closed and mode not in self._trap_suppressed
-        if stationary != self._stationary:
-            self._stationary = stationary
-            self._alarm_mark = None
-            if stationary:
-                self._stationary_since = t
-                self._trap_t_ms = self._trap_in_ms if zone else self._trap_out_ms
+        if mask & _B_STATIONARY:
+            # Entrapment condition 1: running=0 and door=closed without a break since S.
+            stationary = not running and closed and mode not in self._trap_suppressed
+            if stationary != self._stationary:
+                self._stationary = stationary
+                self._alarm_mark = None
+                if stationary:
+                    self._stationary_since = t
+                    self._trap_t_ms = self._trap_in_ms if zone else self._trap_out_ms
 
-        self._evaluate_held(t)
-        self._update_fault(t, fault, mode)
-        self._update_reopen(t, door, running, mode, old_mode, first)
-        self._due[self._slot_entrapment] = self._entrapment_due()
+        for slot, h in self._held_reading(mask):
+            on = h.condition(s) and mode not in h.suppressed
+            if on != h.on:
+                h.on = on
+                h.since = t
+                self._schedule_held(h, slot)
+            elif h.raised and h.clears:
+                self._schedule_held(h, slot)
+        if mask & _B_FAULT_RULE:
+            self._update_fault(t, fault, mode)
+        if mask & _B_REOPEN:
+            self._update_reopen(t, door, running, mode, old_mode)
+        if mask & _B_ENTRAPMENT:
+            self._due[self._slot_entrapment] = self._entrapment_due()
         self._next = min(self._due)
 
     # ------------------------------------------------------------------ entrapment
@@ -503,9 +599,9 @@ class Detector:
 
     # ------------------------------------------------------------------ door_reopen_repeated
 
-    def _update_reopen(self, t: int, door: Door, running: object, mode: Mode, old_mode: Mode, first: bool) -> None:
+    def _update_reopen(self, t: int, door: Door, running: object, mode: Mode, old_mode: Mode) -> None:
         suppressed = mode in self._reopen_suppressed
-        if suppressed and (first or old_mode not in self._reopen_suppressed):
+        if suppressed and old_mode not in self._reopen_suppressed:
             self._openings.clear()  # suppressed: nothing counted, nothing kept
         eligible = door is _OPEN and not running and not suppressed
         if eligible != self._reopen_eligible:

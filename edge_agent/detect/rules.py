@@ -102,6 +102,7 @@ class HeldRule:
     name: str
     text: str  # the contract's wording of the condition
     condition: Condition
+    reads: str  # the signals the condition (and its own clear rule) reads: it is re-evaluated when one changes
     hold: str  # DetectorConfig field
     clear: tuple[ClearWhen, ...] = ()
     once_per_run: bool = False
@@ -193,32 +194,37 @@ HELD_RULES: tuple[HeldRule, ...] = (
         "stop_outside_door_zone",
         "running=0, door_zone=0, door=closed",
         _stop_outside_door_zone,
+        "running door_zone door",
         "stop_outside_door_zone_s",
     ),
     HeldRule(
         "door_open_outside_zone",
         "running=0, door_zone=0, door!=closed",
         _door_open_outside_zone,
+        "running door_zone door",
         "door_open_outside_zone_s",
     ),
     HeldRule(
         "door_open_while_running",
         "running=1, door!=closed, the run had started before the door left closed",
         _door_open_while_running,
+        "running door",
         "door_open_while_running_ms",
     ),
     HeldRule(
         "moving_with_door_open",
         "running=1, door!=closed, the door left closed before or at the moment the run started",
         _moving_with_door_open,
+        "running door",
         "moving_with_door_open_ms",
     ),
-    HeldRule("overspeed", "speed_mm_s > 1.15 x rated_speed_mm_s", _overspeed, "overspeed_ms"),
+    HeldRule("overspeed", "speed_mm_s > 1.15 x rated_speed_mm_s", _overspeed, "speed_mm_s", "overspeed_ms"),
     HeldRule(
         "overtravel_top",
         "running=1, direction=1, floor=highest_floor, door_zone=0, after the car was in the door zone "
         "of the highest floor earlier in the same run",
         _overtravel_top,
+        "running direction floor door_zone",
         "overtravel_ms",
         clear=_OVERTRAVEL_CLEAR,
         once_per_run=True,
@@ -227,28 +233,43 @@ HELD_RULES: tuple[HeldRule, ...] = (
         "overtravel_bottom",
         "the same downwards at lowest_floor",
         _overtravel_bottom,
+        "running direction floor door_zone",
         "overtravel_ms",
         clear=_OVERTRAVEL_CLEAR,
         once_per_run=True,
     ),
-    HeldRule("run_timeout", "running=1 and door_zone=0", _run_timeout, "run_timeout_s"),
-    HeldRule("safety_circuit_open", "safety_circuit=0 while power=1", _safety_circuit_open, "safety_circuit_open_ms"),
-    HeldRule("door_lock_lost", "running=1, door=closed, door_lock=0", _door_lock_lost, "door_lock_lost_ms"),
-    HeldRule("power_failure", "power=0", _power_failure, "power_failure_s"),
+    HeldRule("run_timeout", "running=1 and door_zone=0", _run_timeout, "running door_zone", "run_timeout_s"),
+    HeldRule(
+        "safety_circuit_open",
+        "safety_circuit=0 while power=1",
+        _safety_circuit_open,
+        "safety_circuit power",
+        "safety_circuit_open_ms",
+    ),
+    HeldRule(
+        "door_lock_lost",
+        "running=1, door=closed, door_lock=0",
+        _door_lock_lost,
+        "running door door_lock",
+        "door_lock_lost_ms",
+    ),
+    HeldRule("power_failure", "power=0", _power_failure, "power", "power_failure_s"),
     HeldRule(
         "door_open_too_long",
         "door!=closed, running=0, mode normal",
         _door_open_too_long,
+        "door running mode",
         "door_open_too_long_s",
     ),
     HeldRule(
         "position_lost",
         "floor < lowest_floor or floor > highest_floor",
         _position_lost,
+        "floor",
         "position_lost_ms",
     ),
-    HeldRule("alarm_button", "alarm_button=1", _alarm_button, "alarm_button_ms"),
-    HeldRule("inspection", "mode inspection", _inspection, "inspection_s"),
+    HeldRule("alarm_button", "alarm_button=1", _alarm_button, "alarm_button", "alarm_button_ms"),
+    HeldRule("inspection", "mode inspection", _inspection, "mode", "inspection_s"),
 )
 
 # Words: suppressed. In these modes the event's condition counts as false.
