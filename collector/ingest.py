@@ -156,6 +156,7 @@ class Ingest:
                     keepalive=30,
                     tls_context=ssl.create_default_context() if addr.tls else None,
                     max_inflight_messages=1000,
+                    max_concurrent_outgoing_calls=200,  # aiomqtt scans all pending calls per call
                 ) as client:
                     client.pending_calls_threshold = 1_000_000
                     await client.subscribe([(f, 1) for f in topics.collector_filters(cfg.share_group)])

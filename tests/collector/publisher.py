@@ -84,14 +84,18 @@ class Publisher:
         while True:
             try:
                 async with aiomqtt.Client(
-                    "127.0.0.1", self.port, identifier=f"pub-{self.device_id}-{uuid.uuid4().hex[:6]}"
+                    "127.0.0.1",
+                    self.port,
+                    identifier=f"pub-{self.device_id}-{uuid.uuid4().hex[:6]}",
+                    max_inflight_messages=2000,
+                    max_concurrent_outgoing_calls=200,
                 ) as client:
                     client.pending_calls_threshold = 1_000_000
                     await client.subscribe(topics.ack_topic(self.device_id), qos=1)
                     self._client = client
                     self._connected.set()
                     async for m in client.messages:
-                        ack = frames.decode_ack(bytes(m.payload))  # type: ignore[arg-type]
+                        ack = frames.decode_ack(bytes(m.payload))
                         if ack.epoch != self.epoch:
                             continue
                         self.acks_received += 1
