@@ -1,0 +1,1244 @@
+"""The platform functions on top of the collector's record: rescue cases, maintenance supervision,
+statistics, the identity registry, webhooks, and the county -> city feed (and the city's intake).
+
+Two ways to run it, same code:
+
+- inside the collector: `add_platform_routes(app, platform, api_token)` adds the routes and runs the
+  platform's tasks with the app (aiohttp `cleanup_ctx`);
+- next to it, as its own process on the same database (and as the city platform, which needs no
+  MQTT): `elev-collector platform --db URL --http HOST:PORT --api-token-file F [--config FILE]`.
+
+The worker (`Platform.tick`) reads what the collector stored and acts on what is new: an
+`entrapment` alarm opens a rescue case and notifies; due escalations go out; `inspection` events
+become maintenance sessions; new and cleared alarms, rescue steps, sessions and changed status
+summaries are queued for the city. Each step is one transaction that also records what it has
+seen, so a restart neither misses nor repeats anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+import time
+import tomllib
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from collector import city_api, city_feed, identity, maintenance, rescue, statistics, webhooks
+from collector.city_api import CityConfig, PushRefused
+from collector.city_feed import CityFeedConfig, CityFeedSender
+from collector.errors import CollectorError, ConfigError
+from collector.identity import ElevatorIdentity, IdentityError
+from collector.maintenance import InspectionEvent, MaintenanceConfig, Session, StatusPoint
+from collector.platform_schema import PlatformDB, iso, parse_iso
+from collector.rescue import RescueCase, RescueConfig, RescueError, Status, Step
+from collector.webhooks import WebhookConfig, WebhookSender
+
+log = logging.getLogger("collector.platform")
+
+DAY_MS = 86_400_000
+LOOKBACK_IDS = 10_000  # rows of other writers may commit below the highest id seen; look back this far
+
+
+# --- configuration -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformConfig:
+    poll_s: float = 1.0
+    summary_interval_s: float = 60.0
+    rescue: RescueConfig = field(default_factory=RescueConfig)
+    maintenance: MaintenanceConfig = field(default_factory=MaintenanceConfig)
+    webhooks: WebhookConfig = field(default_factory=WebhookConfig)
+    city_feed: CityFeedConfig | None = None
+    city: CityConfig = field(default_factory=CityConfig)
+
+    def __post_init__(self) -> None:
+        for key in ("poll_s", "summary_interval_s"):
+            if getattr(self, key) <= 0:
+                raise ConfigError(f"platform.{key} must be positive, got {getattr(self, key)!r}")
+
+
+def _read_token(path: str, what: str) -> str:
+    try:
+        token = Path(path).read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"{what}: {path}: {exc.strerror}") from None
+    if len(token) < 8:
+        raise ConfigError(f"{what}: {path}: token is empty or shorter than 8 characters")
+    return token
+
+
+def _section(cls: Any, table: Any, where: str, extra: Mapping[str, Any] | None = None) -> Any:
+    """A config dataclass from a TOML table: unknown keys and wrong types name `where.key`."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table")
+    known = {f.name: f for f in fields(cls)}
+    values: dict[str, Any] = dict(extra or {})
+    for key, value in table.items():
+        if key not in known:
+            raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})")
+        kind = str(known[key].type)
+        if "float" in kind and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        ok = (
+            ("float" in kind and isinstance(value, float))
+            or (kind.startswith("int") and isinstance(value, int) and not isinstance(value, bool))
+            or ("str" in kind and isinstance(value, str))
+            or ("Mapping" in kind and isinstance(value, dict) and all(isinstance(v, str) for v in value.values()))
+        )
+        if not ok:
+            raise ConfigError(f"{where}.{key} = {value!r} has the wrong type (expected {kind})")
+        values[key] = value
+    try:
+        return cls(**values)
+    except CollectorError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    except TypeError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def load_config(path: str | None) -> PlatformConfig:
+    """The `[platform]` table of a TOML file (the collector's file may hold it too); defaults if None."""
+    if path is None:
+        return PlatformConfig()
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    table = dict(data.get("platform", {}))
+    src = f"{path}: platform"
+    kw: dict[str, Any] = {}
+    for key in ("poll_s", "summary_interval_s"):
+        if key in table:
+            value = table.pop(key)
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise ConfigError(f"{src}.{key} = {value!r} must be a number")
+            kw[key] = float(value)
+    if "rescue" in table:
+        kw["rescue"] = _section(RescueConfig, table.pop("rescue"), f"{src}.rescue")
+    if "maintenance" in table:
+        kw["maintenance"] = _section(MaintenanceConfig, table.pop("maintenance"), f"{src}.maintenance")
+    if "webhooks" in table:
+        kw["webhooks"] = _section(WebhookConfig, table.pop("webhooks"), f"{src}.webhooks")
+    if "city_feed" in table:
+        feed = dict(table.pop("city_feed"))
+        token_file = feed.pop("token_file", None)
+        if not isinstance(token_file, str):
+            raise ConfigError(f"{src}.city_feed.token_file: the file holding this county's token is required")
+        token = _read_token(token_file, f"{src}.city_feed.token_file")
+        kw["city_feed"] = _section(CityFeedConfig, feed, f"{src}.city_feed", {"token": token})
+    if "city" in table:
+        city = dict(table.pop("city"))
+        files = city.pop("county_token_files", {})
+        if not isinstance(files, dict):
+            raise ConfigError(f"{src}.city.county_token_files must be a table of county code = token file")
+        tokens = {str(c): _read_token(str(p), f"{src}.city.county_token_files.{c}") for c, p in files.items()}
+        kw["city"] = _section(CityConfig, city, f"{src}.city", {"counties": tokens})
+    if table:
+        raise ConfigError(f"{src}: unknown key(s) {', '.join(sorted(table))}")
+    return PlatformConfig(**kw)
+
+
+# --- database steps (run on the platform's database thread, one transaction each) ----------------
+
+
+def _state(db: PlatformDB, cur: Any, name: str, default: int = 0) -> int:
+    cur.execute(db.q("SELECT value FROM platform_state WHERE name = ?"), (name,))
+    row = cur.fetchone()
+    return default if row is None else int(row[0])
+
+
+def _set_state(db: PlatformDB, cur: Any, name: str, value: int) -> None:
+    cur.execute(
+        db.q(
+            "INSERT INTO platform_state (name, value) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+        ),
+        (name, str(value)),
+    )
+
+
+def _identities(db: PlatformDB, cur: Any) -> dict[str, ElevatorIdentity]:
+    cur.execute("SELECT " + ", ".join(identity.FIELDS) + " FROM elevator_identity")
+    return {row[0]: ElevatorIdentity(*row) for row in cur.fetchall()}
+
+
+def _identity_of(db: PlatformDB, cur: Any, device_id: str) -> dict[str, Any] | None:
+    cur.execute(
+        db.q("SELECT " + ", ".join(identity.FIELDS) + " FROM elevator_identity WHERE device_id = ?"), (device_id,)
+    )
+    row = cur.fetchone()
+    return None if row is None else ElevatorIdentity(*row).as_dict()
+
+
+def _load_case(db: PlatformDB, cur: Any, case_id: str) -> tuple[RescueCase, dict[str, int]] | None:
+    cur.execute(db.q("SELECT device_id, alarm_id, floor FROM rescue_cases WHERE case_id = ?"), (case_id,))
+    row = cur.fetchone()
+    if row is None:
+        return None
+    cur.execute(db.q("SELECT status, at_ms, actor, note FROM rescue_steps WHERE case_id = ? ORDER BY n"), (case_id,))
+    steps = tuple(Step(Status(s), int(at), a, n) for s, at, a, n in cur.fetchall())
+    cur.execute(db.q("SELECT kind, sent_ms FROM rescue_escalations WHERE case_id = ?"), (case_id,))
+    sent = {k: int(ms) for k, ms in cur.fetchall()}
+    return RescueCase(case_id, row[0], row[1], steps, row[2]), sent
+
+
+def _save_step(db: PlatformDB, cur: Any, case: RescueCase, now_ms: int) -> None:
+    n = len(case.steps) - 1
+    s = case.steps[-1]
+    cur.execute(
+        db.q("INSERT INTO rescue_steps (case_id, n, status, at_ms, actor, note) VALUES (?, ?, ?, ?, ?, ?)"),
+        (case.case_id, n, s.status.value, s.at_ms, s.actor, s.note),
+    )
+    cur.execute(
+        db.q("UPDATE rescue_cases SET status = ?, updated_ms = ? WHERE case_id = ?"),
+        (case.status.value, now_ms, case.case_id),
+    )
+
+
+@dataclass(slots=True)
+class TickResult:
+    cases_opened: int = 0
+    escalations: int = 0
+    city_items: int = 0
+    webhooks: int = 0
+    sessions: int = 0
+    next_deadline_ms: int | None = None
+
+
+class Platform:
+    """The platform over one database. `async with Platform(db_url, config) as p:`; `p.run()` is the
+    worker and the senders (run as tasks); the other methods answer the API."""
+
+    def __init__(self, db_url: str, config: PlatformConfig, clock: Callable[[], int] | None = None) -> None:
+        self.config = config
+        self.db = PlatformDB(db_url)
+        self.clock = clock or (lambda: time.time_ns() // 1_000_000)
+        self.webhook_sender = WebhookSender(self.db, config.webhooks, self.clock)
+        self.feed_sender = CityFeedSender(self.db, config.city_feed, self.clock) if config.city_feed else None
+        self._last_summary_ms = 0
+        self._wake = asyncio.Event()
+
+    async def __aenter__(self) -> Platform:
+        # The collector's tables first (its own definitions), then ours.
+        from collector.store import open_store
+
+        async with open_store(self.db.url):
+            pass
+        await self.db.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.db.__aexit__(*exc)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # --- the worker -----------------------------------------------------------------------
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._worker(), name="platform-worker")
+            tg.create_task(self.webhook_sender.run(), name="platform-webhooks")
+            if self.feed_sender is not None:
+                tg.create_task(self.feed_sender.run(), name="platform-city-feed")
+
+    async def _worker(self) -> None:
+        while True:
+            res = await self.tick()
+            wait_s = self.config.poll_s
+            if res.next_deadline_ms is not None:
+                wait_s = min(wait_s, max(0.0, (res.next_deadline_ms - self.clock()) / 1000))
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=max(wait_s, 0.01))
+            except TimeoutError:
+                pass
+
+    async def tick(self) -> TickResult:
+        """One pass over what is new; each part is its own transaction."""
+        res = TickResult()
+        await self.db.run(self._scan_alarms, self.clock(), res)
+        await self.db.run(self._scan_inspections, self.clock(), res)
+        await self.db.run(self._escalate, self.clock(), res)
+        now = self.clock()
+        if now - self._last_summary_ms >= self.config.summary_interval_s * 1000:
+            await self.db.run(self._summaries, now, res)
+            self._last_summary_ms = now
+        if res.webhooks:
+            self.webhook_sender.wake()
+        if res.city_items and self.feed_sender is not None:
+            self.feed_sender.wake()
+        return res
+
+    def _unseen(self, cur: Any, source: str, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """Rows of a collector table (id first) not yet handled, oldest first."""
+        db = self.db
+        top = _state(db, cur, f"top:{source}")
+        cur.execute(
+            db.q(
+                sql + " AND id > ? AND NOT EXISTS (SELECT 1 FROM platform_seen s WHERE s.source = ? AND s.row_id = id) "
+                "ORDER BY id LIMIT 1000"
+            ),
+            (*args, top - LOOKBACK_IDS, source),
+        )
+        return [tuple(r) for r in cur.fetchall()]
+
+    def _seen(self, cur: Any, source: str, row_id: int, open_: bool) -> None:
+        db = self.db
+        cur.execute(
+            db.q(
+                "INSERT INTO platform_seen (source, row_id, open) VALUES (?, ?, ?) "
+                "ON CONFLICT (source, row_id) DO UPDATE SET open = excluded.open"
+            ),
+            (source, row_id, open_),
+        )
+        if row_id > _state(db, cur, f"top:{source}"):
+            _set_state(db, cur, f"top:{source}", row_id)
+
+    def _scan_alarms(self, cur: Any, now_ms: int, res: TickResult) -> None:
+        db = self.db
+        idents: dict[str, dict[str, Any] | None] = {}
+
+        def ident(dev: str) -> dict[str, Any] | None:
+            if dev not in idents:
+                idents[dev] = _identity_of(db, cur, dev)
+            return idents[dev]
+
+        new = self._unseen(
+            cur,
+            "alarms",
+            "SELECT id, device_id, type, raised_ms, cleared_ms, floor, fault_code FROM alarms WHERE 1 = 1",
+            (),
+        )
+        for aid, dev, typ, raised, cleared, floor, fault in new:
+            res.city_items += city_feed.enqueue(
+                db,
+                cur,
+                "alarm",
+                str(aid),
+                city_feed.alarm_body(aid, dev, typ, raised, cleared, floor, fault, ident(dev)),
+                now_ms,
+                only_if_changed=True,
+            )
+            if typ == "entrapment":
+                self._open_case(cur, f"RC-{aid}", dev, raised, aid, floor, now_ms, ident(dev), res)
+            self._seen(cur, "alarms", aid, cleared is None)
+        cur.execute(
+            "SELECT a.id, a.device_id, a.type, a.raised_ms, a.cleared_ms, a.floor, a.fault_code FROM alarms a "
+            "JOIN platform_seen s ON s.source = 'alarms' AND s.row_id = a.id WHERE s.open AND a.cleared_ms IS NOT NULL"
+        )
+        for aid, dev, typ, raised, cleared, floor, fault in cur.fetchall():
+            res.city_items += city_feed.enqueue(
+                db,
+                cur,
+                "alarm",
+                str(aid),
+                city_feed.alarm_body(aid, dev, typ, raised, cleared, floor, fault, ident(dev)),
+                now_ms,
+                only_if_changed=True,
+            )
+            self._seen(cur, "alarms", aid, False)
+
+    def _open_case(
+        self,
+        cur: Any,
+        case_id: str,
+        dev: str,
+        occurred_ms: int,
+        alarm_id: int | None,
+        floor: int | None,
+        now_ms: int,
+        ident: dict[str, Any] | None,
+        res: TickResult,
+        actor: str = rescue.SYSTEM_ACTOR,
+        note: str = "entrapment",
+    ) -> RescueCase | None:
+        db = self.db
+        case = rescue.open_case(case_id, dev, occurred_ms, alarm_id, floor, actor)
+        if note != "entrapment":
+            case = RescueCase(case.case_id, dev, alarm_id, (Step(Status.OCCURRED, occurred_ms, actor, note),), floor)
+        cur.execute(
+            db.q(
+                "INSERT INTO rescue_cases (case_id, device_id, alarm_id, floor, status, occurred_ms, updated_ms) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+            ),
+            (case_id, dev, alarm_id, floor, case.status.value, occurred_ms, now_ms),
+        )
+        if cur.rowcount == 0:
+            return None
+        s = case.steps[0]
+        cur.execute(
+            db.q("INSERT INTO rescue_steps (case_id, n, status, at_ms, actor, note) VALUES (?, 0, ?, ?, ?, ?)"),
+            (case_id, s.status.value, s.at_ms, s.actor, s.note),
+        )
+        res.cases_opened += 1
+        self._notify(cur, case, {}, ident, "rescue.opened", f"{case_id}:opened", now_ms, res)
+        log.warning("rescue case %s opened: entrapment on %s", case_id, dev)
+        return case
+
+    def _notify(
+        self,
+        cur: Any,
+        case: RescueCase,
+        sent: dict[str, int],
+        ident: dict[str, Any] | None,
+        event: str,
+        dedupe: str,
+        now_ms: int,
+        res: TickResult,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        db = self.db
+        body = city_feed.case_body(case, sent, ident)
+        payload = {"event": event, "case": body, **(extra or {})}
+        company = (ident or {}).get("maintenance_company")
+        res.webhooks += webhooks.enqueue(db, cur, self.config.webhooks, company, dedupe, payload, now_ms)
+        res.city_items += city_feed.enqueue(db, cur, "rescue_case", case.case_id, body, now_ms)
+
+    def _escalate(self, cur: Any, now_ms: int, res: TickResult) -> None:
+        db = self.db
+        cur.execute("SELECT case_id FROM rescue_cases WHERE status IN ('01', '02', '04') ORDER BY occurred_ms")
+        for (case_id,) in cur.fetchall():
+            loaded = _load_case(db, cur, case_id)
+            if loaded is None:
+                continue
+            case, sent = loaded
+            for kind in rescue.due_escalations(case, sent, now_ms, self.config.rescue):
+                cur.execute(
+                    db.q(
+                        "INSERT INTO rescue_escalations (case_id, kind, sent_ms) VALUES (?, ?, ?) "
+                        "ON CONFLICT DO NOTHING"
+                    ),
+                    (case_id, kind.value, now_ms),
+                )
+                if cur.rowcount == 0:
+                    continue
+                sent[kind.value] = now_ms
+                res.escalations += 1
+                log.warning("rescue case %s escalated: %s", case_id, kind.value)
+                self._notify(
+                    cur,
+                    case,
+                    sent,
+                    _identity_of(db, cur, case.device_id),
+                    "rescue.escalation",
+                    f"{case_id}:escalation:{kind.value}",
+                    now_ms,
+                    res,
+                    {"escalation": kind.value},
+                )
+            nxt = rescue.next_deadline_ms(case, sent, self.config.rescue)
+            if nxt is not None and (res.next_deadline_ms is None or nxt < res.next_deadline_ms):
+                res.next_deadline_ms = nxt
+
+    def _scan_inspections(self, cur: Any, now_ms: int, res: TickResult) -> None:
+        db = self.db
+        new = self._unseen(cur, "events", "SELECT id, device_id, time_ms FROM events WHERE type = 'inspection'", ())
+        if not new:
+            return
+        earliest: dict[str, int] = {}
+        for eid, dev, t in new:
+            earliest[dev] = min(earliest.get(dev, t), t)
+            self._seen(cur, "events", eid, False)
+        for dev, t in earliest.items():
+            since = t - 7 * DAY_MS
+            cur.execute(
+                db.q(
+                    "SELECT action, time_ms FROM events WHERE device_id = ? AND type = 'inspection' AND time_ms >= ? "
+                    "ORDER BY time_ms"
+                ),
+                (dev, since),
+            )
+            evs = [InspectionEvent(dev, a, int(tm)) for a, tm in cur.fetchall()]
+            cur.execute(
+                db.q("SELECT time_ms, body FROM records WHERE device_id = ? AND kind = 'status' AND time_ms >= ?"),
+                (dev, since),
+            )
+            points = [StatusPoint(dev, int(tm), json.loads(b).get("floor")) for tm, b in cur.fetchall()]
+            for s in maintenance.build_sessions(evs, points, self.config.maintenance):
+                cur.execute(
+                    db.q(
+                        "SELECT end_ms, floors, too_short FROM maintenance_sessions "
+                        "WHERE device_id = ? AND start_ms = ?"
+                    ),
+                    (dev, s.start_ms),
+                )
+                old = cur.fetchone()
+                floors = json.dumps(list(s.floors_visited))
+                if old is not None and (old[0], old[1], bool(old[2])) == (s.end_ms, floors, s.too_short):
+                    continue
+                cur.execute(
+                    db.q(
+                        "INSERT INTO maintenance_sessions (device_id, start_ms, end_ms, floors, too_short) "
+                        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (device_id, start_ms) DO UPDATE SET "
+                        "end_ms = excluded.end_ms, "
+                        "floors = excluded.floors, too_short = excluded.too_short"
+                    ),
+                    (dev, s.start_ms, s.end_ms, floors, s.too_short),
+                )
+                res.sessions += 1
+                res.city_items += city_feed.enqueue(
+                    db, cur, "maintenance_session", f"{dev}:{s.start_ms}", city_feed.session_body(s), now_ms
+                )
+
+    def _summaries(self, cur: Any, now_ms: int, res: TickResult) -> None:
+        db = self.db
+        idents = _identities(db, cur)
+        cur.execute(
+            "SELECT d.device_id, d.online, d.created_ms, l.state FROM devices d "
+            "LEFT JOIN latest_status l ON l.device_id = d.device_id ORDER BY d.device_id"
+        )
+        devs = cur.fetchall()
+        cur.execute("SELECT device_id, type FROM alarms WHERE cleared_ms IS NULL")
+        active: dict[str, list[str]] = defaultdict(list)
+        for dev, typ in cur.fetchall():
+            active[dev].append(typ)
+        for dev, online, created, state in devs:
+            ident = idents.get(dev)
+            ident_d = ident.as_dict() if ident else None
+            elevator = {
+                "device_id": dev,
+                "registered_ms": int(created),
+                "registered_at": iso(int(created)),
+                **(ident_d or {}),
+            }
+            res.city_items += city_feed.enqueue(db, cur, "elevator", dev, elevator, now_ms, only_if_changed=True)
+            body = city_feed.status_body(dev, bool(online), json.loads(state) if state else None, active[dev], ident_d)
+            res.city_items += city_feed.enqueue(db, cur, "status", dev, body, now_ms, only_if_changed=True)
+
+    # --- rescue API -----------------------------------------------------------------------
+    async def cases(self, open_: bool | None, device_id: str | None, limit: int) -> list[dict[str, Any]]:
+        def q(cur: Any) -> list[dict[str, Any]]:
+            db = self.db
+            where, args = [], []
+            if open_ is True:
+                where.append("status IN ('01', '02', '04')")
+            elif open_ is False:
+                where.append("status IN ('00', '05')")
+            if device_id is not None:
+                where.append("device_id = ?")
+                args.append(device_id)
+            sql = "SELECT case_id FROM rescue_cases" + (" WHERE " + " AND ".join(where) if where else "")
+            cur.execute(db.q(sql + " ORDER BY occurred_ms DESC LIMIT ?"), (*args, limit))
+            out = []
+            for (cid,) in cur.fetchall():
+                loaded = _load_case(db, cur, cid)
+                if loaded is not None:
+                    out.append(city_feed.case_body(loaded[0], loaded[1], _identity_of(db, cur, loaded[0].device_id)))
+            return out
+
+        return await self.db.run(q)
+
+    async def case(self, case_id: str) -> dict[str, Any] | None:
+        def q(cur: Any) -> dict[str, Any] | None:
+            loaded = _load_case(self.db, cur, case_id)
+            if loaded is None:
+                return None
+            return city_feed.case_body(loaded[0], loaded[1], _identity_of(self.db, cur, loaded[0].device_id))
+
+        return await self.db.run(q)
+
+    async def act(self, case_id: str, action: str, actor: str, note: str) -> dict[str, Any]:
+        """Apply a person's step; RescueError (refused) or KeyError (no such case)."""
+
+        def tx(cur: Any) -> tuple[dict[str, Any], TickResult]:
+            db = self.db
+            loaded = _load_case(db, cur, case_id)
+            if loaded is None:
+                raise KeyError(case_id)
+            case, sent = loaded
+            now = self.clock()
+            new = rescue.transition(case, action, now, actor, note)
+            _save_step(db, cur, new, now)
+            res = TickResult()
+            ident = _identity_of(db, cur, new.device_id)
+            self._notify(cur, new, sent, ident, "rescue.status", f"{case_id}:step:{len(new.steps) - 1}", now, res)
+            return city_feed.case_body(new, sent, ident), res
+
+        body, res = await self.db.run(tx)
+        log.info("rescue case %s: %s by %s -> %s", case_id, action, actor, body["status"])
+        self._after(res)
+        return body
+
+    async def open_manual(self, device_id: str, actor: str, note: str) -> dict[str, Any]:
+        """A case reported by phone (96333) rather than by the detector."""
+        if not actor.strip() or actor.strip() == rescue.SYSTEM_ACTOR:
+            raise RescueError("an actor is required: say who took the call")
+
+        def tx(cur: Any) -> tuple[dict[str, Any], TickResult]:
+            db = self.db
+            cur.execute(db.q("SELECT 1 FROM devices WHERE device_id = ?"), (device_id,))
+            if cur.fetchone() is None and _identity_of(db, cur, device_id) is None:
+                raise KeyError(device_id)
+            res = TickResult()
+            now = self.clock()
+            ident = _identity_of(db, cur, device_id)
+            case = self._open_case(
+                cur,
+                f"RM-{uuid.uuid4().hex[:10]}",
+                device_id,
+                now,
+                None,
+                None,
+                now,
+                ident,
+                res,
+                actor.strip(),
+                note or "reported by phone",
+            )
+            assert case is not None
+            return city_feed.case_body(case, {}, ident), res
+
+        body, res = await self.db.run(tx)
+        self._after(res)
+        return body
+
+    def _after(self, res: TickResult) -> None:
+        if res.webhooks:
+            self.webhook_sender.wake()
+        if res.city_items and self.feed_sender is not None:
+            self.feed_sender.wake()
+        self.wake()
+
+    # --- maintenance API ------------------------------------------------------------------
+    async def _sessions_and_devices(self) -> tuple[list[Session], dict[str, int], dict[str, str | None]]:
+        def q(cur: Any) -> tuple[list[Session], dict[str, int], dict[str, str | None]]:
+            cur.execute("SELECT device_id, start_ms, end_ms, floors, too_short FROM maintenance_sessions")
+            sessions = [
+                Session(d, int(s), None if e is None else int(e), tuple(json.loads(f)), bool(t))
+                for d, s, e, f, t in cur.fetchall()
+            ]
+            cur.execute("SELECT device_id, created_ms FROM devices")
+            registered = {d: int(c) for d, c in cur.fetchall()}
+            idents = _identities(self.db, cur)
+            for d in idents:
+                registered.setdefault(d, 0)
+            company = {d: (idents[d].maintenance_company if d in idents else None) for d in registered}
+            return sessions, registered, company
+
+        return await self.db.run(q)
+
+    async def sessions(self, device_id: str | None, since_ms: int | None) -> list[dict[str, Any]]:
+        sessions, _, _ = await self._sessions_and_devices()
+        out = [
+            s
+            for s in sessions
+            if (device_id is None or s.device_id == device_id) and (since_ms is None or s.start_ms >= since_ms)
+        ]
+        return [city_feed.session_body(s) for s in sorted(out, key=lambda s: (s.start_ms, s.device_id), reverse=True)]
+
+    async def last_maintenance(self) -> list[dict[str, Any]]:
+        sessions, registered, company = await self._sessions_and_devices()
+        last = maintenance.last_maintenance(sessions)
+        return [
+            {
+                "device_id": d,
+                "maintenance_company": company.get(d),
+                "last_maintenance": city_feed.session_body(last[d]) if d in last else None,
+            }
+            for d in sorted(registered)
+        ]
+
+    async def overdue(self) -> list[dict[str, Any]]:
+        sessions, registered, company = await self._sessions_and_devices()
+        return overdue_json(sessions, registered, company, self.clock(), self.config.maintenance)
+
+    async def compliance(self, since_ms: int, until_ms: int) -> list[dict[str, Any]]:
+        sessions, registered, company = await self._sessions_and_devices()
+        over = maintenance.overdue(
+            registered, maintenance.last_maintenance(sessions), until_ms, self.config.maintenance
+        )
+        return [r.as_dict() for r in maintenance.compliance_report(company, sessions, over, since_ms, until_ms)]
+
+    # --- statistics -----------------------------------------------------------------------
+    async def statistics(self, since_ms: int, until_ms: int) -> list[statistics.Figures]:
+        def q(cur: Any) -> tuple[list[statistics.ElevatorRef], list[statistics.AlarmFact], list[RescueCase]]:
+            db = self.db
+            idents = _identities(db, cur)
+            cur.execute("SELECT device_id, created_ms FROM devices")
+            refs = []
+            for d, created in cur.fetchall():
+                i = idents.get(d)
+                refs.append(
+                    statistics.ElevatorRef(
+                        d, i.area_code if i else None, i.maintenance_company if i else None, int(created)
+                    )
+                )
+            cur.execute(
+                db.q(
+                    "SELECT device_id, type, raised_ms, cleared_ms FROM alarms WHERE raised_ms < ? "
+                    "AND (cleared_ms IS NULL OR cleared_ms >= ?)"
+                ),
+                (until_ms, since_ms),
+            )
+            alarms = [
+                statistics.AlarmFact(d, t, int(r), None if c is None else int(c)) for d, t, r, c in cur.fetchall()
+            ]
+            cur.execute(
+                db.q("SELECT case_id FROM rescue_cases WHERE occurred_ms >= ? AND occurred_ms < ?"),
+                (since_ms, until_ms),
+            )
+            cases = []
+            for (cid,) in cur.fetchall():
+                loaded = _load_case(db, cur, cid)
+                if loaded is not None:
+                    cases.append(loaded[0])
+            return refs, alarms, cases
+
+        refs, alarms, cases = await self.db.run(q)
+        return statistics.compute(refs, alarms, cases, since_ms, until_ms, self.config.rescue.arrival_limit_s)
+
+    # --- registry -------------------------------------------------------------------------
+    async def registry(self) -> list[ElevatorIdentity]:
+        idents = await self.db.run(lambda cur: _identities(self.db, cur))
+        return [idents[d] for d in sorted(idents)]
+
+    async def import_registry(self, text: str) -> dict[str, int]:
+        """Replace-or-add the CSV's elevators in one transaction; IdentityError lists the problems."""
+        parsed = identity.parse_csv(text)
+
+        def tx(cur: Any) -> dict[str, int]:
+            db = self.db
+            existing = _identities(db, cur)
+            incoming = {i.device_id for i in parsed}
+            # A code may move from one elevator to another within the file: check against the rest.
+            kept = [(f"registry elevator {d}", i) for d, i in existing.items() if d not in incoming]
+            problems = identity.check_unique(kept + [(f"CSV elevator {i.device_id}", i) for i in parsed])
+            if problems:
+                raise IdentityError(problems)
+            changed = 0
+            now = self.clock()
+            for i in parsed:
+                if existing.get(i.device_id) == i:
+                    continue
+                cur.execute(db.q("DELETE FROM elevator_identity WHERE device_id = ?"), (i.device_id,))
+                changed += 1
+            for i in parsed:
+                if existing.get(i.device_id) == i:
+                    continue
+                cur.execute(
+                    db.q(
+                        "INSERT INTO elevator_identity (" + ", ".join(identity.FIELDS) + ", updated_ms) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                    ),
+                    (*(getattr(i, f) for f in identity.FIELDS), now),
+                )
+            return {"elevators": len(parsed), "changed": changed}
+
+        out = await self.db.run(tx)
+        self._last_summary_ms = 0  # push the changed identities with the next tick
+        self.wake()
+        return out
+
+    # --- city role ------------------------------------------------------------------------
+    async def accept_push(self, authorization: str, payload: Any) -> dict[str, Any]:
+        cfg = self.config.city
+        county = cfg.county_of(authorization)
+        if county is None:
+            raise PushRefused(401, "missing or unknown county token")
+        items = city_api.validate_push(payload, county, cfg.max_items)
+        counts = await self.db.run(lambda cur: city_api.accept(self.db, cur, county, items, self.clock()))
+        return {"county": county, **counts}
+
+    async def city_items(self, kind: str, county: str | None = None) -> list[dict[str, Any]]:
+        return await self.db.run(lambda cur: city_api.items(self.db, cur, kind, county))
+
+    async def city_counties(self) -> list[dict[str, Any]]:
+        rows = await self.db.run(lambda cur: city_api.counties(self.db, cur, sorted(self.config.city.counties)))
+        for r in rows:
+            r["last_received_at"] = iso(r.pop("last_received_ms"))
+        return rows
+
+
+def overdue_json(
+    sessions: list[Session],
+    registered: dict[str, int],
+    company: Mapping[str, str | None],
+    now_ms: int,
+    config: MaintenanceConfig,
+) -> list[dict[str, Any]]:
+    over = maintenance.overdue(registered, maintenance.last_maintenance(sessions), now_ms, config)
+    return [
+        {
+            "device_id": o.device_id,
+            "maintenance_company": company.get(o.device_id),
+            "last_maintenance_at": iso(o.last_maintenance_ms),
+            "due_at": iso(o.due_ms),
+            "overdue_days": round(o.overdue_days, 2),
+        }
+        for o in over
+    ]
+
+
+# --- HTTP ----------------------------------------------------------------------------------------
+
+PLATFORM_KEY = web.AppKey("platform", Platform)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _error(status: int, message: str, **extra: Any) -> web.Response:
+    return web.json_response({"error": message, **extra}, status=status)
+
+
+def _bool(request: web.Request, name: str) -> bool | None:
+    value = request.query.get(name)
+    if value is None:
+        return None
+    if value.lower() in ("true", "1", "yes"):
+        return True
+    if value.lower() in ("false", "0", "no"):
+        return False
+    raise web.HTTPBadRequest(
+        text=json.dumps({"error": f"{name}: {value!r} must be true or false"}), content_type="application/json"
+    )
+
+
+def _time(request: web.Request, name: str, default: int | None) -> int | None:
+    value = request.query.get(name)
+    if value is None:
+        return default
+    try:
+        return parse_iso(value, name)
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=json.dumps({"error": str(exc)}), content_type="application/json") from None
+
+
+def _window(request: web.Request, now_ms: int) -> tuple[int, int]:
+    until = _time(request, "until", now_ms)
+    assert until is not None
+    since = _time(request, "since", until - 30 * DAY_MS)
+    assert since is not None
+    if since >= until:
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": "since must be before until"}), content_type="application/json"
+        )
+    return since, until
+
+
+def _limit(request: web.Request) -> int:
+    value = request.query.get("limit", "1000")
+    if not value.isdigit() or not 1 <= int(value) <= 10000:
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": f"limit: {value!r} must be 1..10000"}), content_type="application/json"
+        )
+    return int(value)
+
+
+def _guard(token: str, handler: Handler) -> Handler:
+    """Bearer token on every /api/v1/ route, whether or not the app has the collector's middleware."""
+    import hmac
+
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+        if not token or scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
+            why = "no API token configured (--api-token-file)" if not token else "missing or wrong bearer token"
+            return web.json_response({"error": why}, status=401, headers={"WWW-Authenticate": "Bearer"})
+        return await handler(request)
+
+    return guarded
+
+
+def _p(request: web.Request) -> Platform:
+    return request.app[PLATFORM_KEY]
+
+
+async def h_cases(request: web.Request) -> web.Response:
+    device = request.query.get("device_id")
+    return web.json_response(await _p(request).cases(_bool(request, "open"), device, _limit(request)))
+
+
+async def h_case(request: web.Request) -> web.Response:
+    body = await _p(request).case(request.match_info["case_id"])
+    if body is None:
+        return _error(404, f"no rescue case {request.match_info['case_id']!r}")
+    return web.json_response(body)
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    try:
+        data = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": "the body must be JSON"}), content_type="application/json"
+        ) from None
+    if not isinstance(data, dict):
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": "the body must be a JSON object"}), content_type="application/json"
+        )
+    return data
+
+
+async def h_case_action(request: web.Request) -> web.Response:
+    data = await _json_body(request)
+    action, actor, note = data.get("action"), data.get("actor"), data.get("note", "")
+    if not isinstance(action, str) or not isinstance(actor, str) or not isinstance(note, str):
+        return _error(400, "give 'action' (respond, arrive, complete, false_alarm) and 'actor' as strings")
+    case_id = request.match_info["case_id"]
+    try:
+        return web.json_response(await _p(request).act(case_id, action, actor, note))
+    except KeyError:
+        return _error(404, f"no rescue case {case_id!r}")
+    except RescueError as exc:
+        return _error(409, str(exc))
+
+
+async def h_case_open(request: web.Request) -> web.Response:
+    data = await _json_body(request)
+    dev, actor, note = data.get("device_id"), data.get("actor"), data.get("note", "")
+    if not isinstance(dev, str) or not isinstance(actor, str) or not isinstance(note, str):
+        return _error(400, "give 'device_id' and 'actor' as strings")
+    try:
+        return web.json_response(await _p(request).open_manual(dev, actor, note), status=201)
+    except KeyError:
+        return _error(404, f"no elevator {dev!r}")
+    except RescueError as exc:
+        return _error(400, str(exc))
+
+
+async def h_sessions(request: web.Request) -> web.Response:
+    since = _time(request, "since", None)
+    return web.json_response(await _p(request).sessions(request.query.get("device_id"), since))
+
+
+async def h_last(request: web.Request) -> web.Response:
+    return web.json_response(await _p(request).last_maintenance())
+
+
+async def h_overdue(request: web.Request) -> web.Response:
+    return web.json_response(await _p(request).overdue())
+
+
+async def h_compliance(request: web.Request) -> web.Response:
+    since, until = _window(request, _p(request).clock())
+    return web.json_response(await _p(request).compliance(since, until))
+
+
+def _stats_response(request: web.Request, figs: list[statistics.Figures], since: int, until: int) -> web.Response:
+    scope = request.query.get("scope")
+    scopes = None if scope is None else scope.split(",")
+    allowed = {"elevator", "district", "company", "all"}
+    if scopes is not None and not set(scopes) <= allowed:
+        return _error(400, f"scope: {scope!r}: use one or more of {', '.join(sorted(allowed))}")
+    if request.query.get("format") == "csv":
+        return web.Response(text=statistics.to_csv(figs, scopes), content_type="text/csv", charset="utf-8")
+    rows = [f.as_dict() for f in figs if scopes is None or f.scope in scopes]
+    return web.json_response({"since": iso(since), "until": iso(until), "figures": rows})
+
+
+async def h_statistics(request: web.Request) -> web.Response:
+    since, until = _window(request, _p(request).clock())
+    return _stats_response(request, await _p(request).statistics(since, until), since, until)
+
+
+async def h_registry(request: web.Request) -> web.Response:
+    return web.json_response([i.as_dict() for i in await _p(request).registry()])
+
+
+async def h_registry_csv(request: web.Request) -> web.Response:
+    text = identity.to_csv(await _p(request).registry())
+    return web.Response(
+        text=text,
+        content_type="text/csv",
+        charset="utf-8",
+        headers={"Content-Disposition": 'attachment; filename="elevators.csv"'},
+    )
+
+
+async def h_registry_import(request: web.Request) -> web.Response:
+    raw = await request.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return _error(400, f"the CSV must be UTF-8 (byte {exc.start} is not)")
+    try:
+        return web.json_response(await _p(request).import_registry(text))
+    except IdentityError as exc:
+        return _error(400, "the CSV was not imported", problems=exc.problems)
+
+
+async def h_webhooks(request: web.Request) -> web.Response:
+    p = _p(request)
+    failed = _bool(request, "failed")
+    rows = await p.db.run(lambda cur: webhooks.list_deliveries(p.db, cur, failed, _limit(request)))
+    for r in rows:
+        for k in ("created_ms", "sent_ms", "failed_ms"):
+            r[k.replace("_ms", "_at")] = iso(r.pop(k))
+    return web.json_response(rows)
+
+
+async def h_feed(request: web.Request) -> web.Response:
+    p = _p(request)
+    info = await p.db.run(lambda cur: city_feed.backlog(p.db, cur))
+    cfg = p.config.city_feed
+    info["configured"] = cfg is not None
+    if cfg is not None:
+        info["city_url"] = cfg.push_url
+        info["county"] = cfg.county
+    return web.json_response(info)
+
+
+async def h_push(request: web.Request) -> web.Response:
+    try:
+        payload = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        payload = None
+    try:
+        out = await _p(request).accept_push(request.headers.get("Authorization", ""), payload)
+    except PushRefused as exc:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return web.json_response({"error": str(exc)}, status=exc.status, headers=headers)
+    return web.json_response(out)
+
+
+def _county_param(request: web.Request) -> str | None:
+    return request.query.get("county")
+
+
+async def h_city_counties(request: web.Request) -> web.Response:
+    return web.json_response(await _p(request).city_counties())
+
+
+async def h_city_elevators(request: web.Request) -> web.Response:
+    p = _p(request)
+    county = _county_param(request)
+    elevators = await p.city_items("elevator", county)
+    status = {(s["county"], s["device_id"]): s for s in await p.city_items("status", county)}
+    area = request.query.get("area_code")
+    out = []
+    for e in elevators:
+        if area is not None and e.get("area_code") != area:
+            continue
+        s = status.get((e["county"], e["device_id"]), {})
+        out.append({**e, "online": s.get("online"), "status": s or None})
+    return web.json_response(out)
+
+
+async def h_city_alarms(request: web.Request) -> web.Response:
+    active = _bool(request, "active")
+    rows = await _p(request).city_items("alarm", _county_param(request))
+    rows = [a for a in rows if active is None or a.get("active") is active]
+    rows.sort(key=lambda a: a.get("raised_ms") or 0, reverse=True)
+    return web.json_response(rows)
+
+
+async def h_city_cases(request: web.Request) -> web.Response:
+    open_ = _bool(request, "open")
+    rows = await _p(request).city_items("rescue_case", _county_param(request))
+    rows = [c for c in rows if open_ is None or (not c.get("closed")) is open_]
+    rows.sort(key=lambda c: c["steps"][0]["at_ms"], reverse=True)
+    return web.json_response(rows)
+
+
+async def _city_registered(
+    p: Platform, county: str | None
+) -> tuple[dict[str, int], dict[str, str | None], dict[str, dict[str, Any]]]:
+    elevators = await p.city_items("elevator", county)
+    key = {e["device_id"]: e for e in elevators}
+    registered = {f"{e['county']}/{e['device_id']}": int(e.get("registered_ms") or 0) for e in elevators}
+    company = {f"{e['county']}/{e['device_id']}": e.get("maintenance_company") for e in elevators}
+    return registered, company, key
+
+
+async def h_city_sessions(request: web.Request) -> web.Response:
+    return web.json_response(await _p(request).city_items("maintenance_session", _county_param(request)))
+
+
+async def h_city_overdue(request: web.Request) -> web.Response:
+    p = _p(request)
+    county = _county_param(request)
+    registered, company, _ = await _city_registered(p, county)
+    sessions = []
+    for b in await p.city_items("maintenance_session", county):
+        s = city_feed.session_from_body(b)
+        sessions.append(Session(f"{b['county']}/{s.device_id}", s.start_ms, s.end_ms, s.floors_visited, s.too_short))
+    rows = overdue_json(sessions, registered, company, p.clock(), p.config.maintenance)
+    for r in rows:
+        r["county"], r["device_id"] = r["device_id"].split("/", 1)
+    return web.json_response(rows)
+
+
+async def h_city_statistics(request: web.Request) -> web.Response:
+    p = _p(request)
+    since, until = _window(request, p.clock())
+    county = _county_param(request)
+    elevators = await p.city_items("elevator", county)
+    refs = [
+        statistics.ElevatorRef(
+            f"{e['county']}/{e['device_id']}",
+            e.get("area_code"),
+            e.get("maintenance_company"),
+            int(e.get("registered_ms") or 0),
+        )
+        for e in elevators
+    ]
+    alarms = [
+        statistics.AlarmFact(f"{a['county']}/{a['device_id']}", a["type"], int(a["raised_ms"]), a.get("cleared_ms"))
+        for a in await p.city_items("alarm", county)
+    ]
+    cases = []
+    for c in await p.city_items("rescue_case", county):
+        case = city_feed.case_from_body(c)
+        cases.append(RescueCase(case.case_id, f"{c['county']}/{case.device_id}", case.alarm_id, case.steps, case.floor))
+    figs = statistics.compute(refs, alarms, cases, since, until, p.config.rescue.arrival_limit_s)
+    return _stats_response(request, figs, since, until)
+
+
+def add_platform_routes(
+    app: web.Application, platform: Platform, api_token: str | None, run_tasks: bool = True
+) -> None:
+    """Add the platform's routes to `app` (the collector's, or the standalone one) and, with
+    `run_tasks`, run its worker and senders for as long as the app runs."""
+    app[PLATFORM_KEY] = platform
+    token = api_token or ""
+    api = [
+        ("GET", "/api/v1/rescue-cases", h_cases),
+        ("POST", "/api/v1/rescue-cases", h_case_open),
+        ("GET", "/api/v1/rescue-cases/{case_id}", h_case),
+        ("POST", "/api/v1/rescue-cases/{case_id}/actions", h_case_action),
+        ("GET", "/api/v1/maintenance/sessions", h_sessions),
+        ("GET", "/api/v1/maintenance/last", h_last),
+        ("GET", "/api/v1/maintenance/overdue", h_overdue),
+        ("GET", "/api/v1/maintenance/compliance", h_compliance),
+        ("GET", "/api/v1/statistics", h_statistics),
+        ("GET", "/api/v1/registry", h_registry),
+        ("GET", "/api/v1/registry.csv", h_registry_csv),
+        ("PUT", "/api/v1/registry.csv", h_registry_import),
+        ("GET", "/api/v1/webhooks", h_webhooks),
+        ("GET", "/api/v1/city-feed", h_feed),
+        ("GET", "/api/v1/city/counties", h_city_counties),
+        ("GET", "/api/v1/city/elevators", h_city_elevators),
+        ("GET", "/api/v1/city/alarms", h_city_alarms),
+        ("GET", "/api/v1/city/rescue-cases", h_city_cases),
+        ("GET", "/api/v1/city/maintenance/sessions", h_city_sessions),
+        ("GET", "/api/v1/city/maintenance/overdue", h_city_overdue),
+        ("GET", "/api/v1/city/statistics", h_city_statistics),
+    ]
+    for method, path, handler in api:
+        app.router.add_route(method, path, _guard(token, handler))
+    app.router.add_post(city_feed.PUSH_PATH, h_push)  # county tokens, checked by the handler
+    if run_tasks:
+
+        async def tasks(_: web.Application) -> AsyncIterator[None]:
+            task = asyncio.create_task(platform.run(), name="platform")
+            yield
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+        app.cleanup_ctx.append(tasks)
+
+
+# --- the standalone command ----------------------------------------------------------------------
+
+
+async def _health(request: web.Request) -> web.Response:
+    await _p(request).db.run(lambda cur: cur.execute("SELECT 1"))
+    return web.json_response({"ok": True})
+
+
+async def serve(
+    db_url: str,
+    host: str,
+    port: int,
+    token: str,
+    config: PlatformConfig,
+    ready: Callable[[], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    async with Platform(db_url, config) as platform:
+        app = web.Application()
+        app.router.add_get("/healthz", _health)
+        add_platform_routes(app, platform, token, run_tasks=False)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        try:
+            try:
+                await web.TCPSite(runner, host, port).start()
+            except OSError as exc:
+                raise CollectorError(f"--http {host}:{port}: {exc.strerror}") from None
+            log.info("platform up on http://%s:%d (store %s)", host, port, db_url.split("@")[-1])
+            if ready is not None:
+                ready()
+            stop = stop or asyncio.Event()
+            async with asyncio.TaskGroup() as tg:
+                run = tg.create_task(platform.run(), name="platform")
+                await stop.wait()
+                run.cancel()
+        finally:
+            await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="elev-collector platform",
+        description="Rescue cases, maintenance supervision, statistics, the identity registry and the "
+        "county->city feed over a collector database; also the city platform's intake.",
+    )
+    parser.add_argument("--db", required=True, help="sqlite:///PATH or postgresql://… (the collector's database)")
+    parser.add_argument("--http", default="127.0.0.1:8081", help="HOST:PORT to serve the API on")
+    parser.add_argument("--api-token-file", required=True, help="file holding the bearer token for /api/v1/")
+    parser.add_argument("--config", help="TOML file with a [platform] table (see docs/city-interface.md)")
+    parser.add_argument("--debug", action="store_true", help="tracebacks and debug logging")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        host, sep, port = args.http.rpartition(":")
+        if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"--http: {args.http!r} must be HOST:PORT")
+        token = _read_token(args.api_token_file, "--api-token-file")
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"elev-collector platform: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(_serve_until_signal(args.db, host or "0.0.0.0", int(port), token, config))
+    except (CollectorError, ExceptionGroup) as exc:
+        first = _first(exc)
+        if first is None or args.debug:
+            raise
+        print(f"elev-collector platform: {first}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _serve_until_signal(db_url: str, host: str, port: int, token: str, config: PlatformConfig) -> None:
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await serve(db_url, host, port, token, config, stop=stop)
+
+
+def _first(exc: BaseException) -> CollectorError | None:
+    if isinstance(exc, CollectorError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _first(inner)
+            if found is not None:
+                return found
+    return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
