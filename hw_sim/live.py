@@ -7,7 +7,8 @@ The Modbus and GPIO servers only read `registers` / `levels` / the wire-fault fl
 never waits on the physics and every client sees the same instant.
 
 Ticks are driven from outside (`run_ticker`), so one event loop can drive one car or a whole fleet
-with one timer.
+with one timer. `time_scale` > 1 runs the simulated time faster than the wall clock (demos and
+tests that cannot wait minutes for a trip); the wires still answer in real time.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class LiveElevator:
         on_inject: Callable[[dict[str, Any]], object],
         clock: Callable[[], float] = time.monotonic,
         name: str = "",
+        time_scale: float = 1.0,
     ) -> None:
         self.sim = sim
         self.name = name
@@ -61,6 +63,7 @@ class LiveElevator:
         self._on_inject = on_inject
         self._clock = clock
         self._t0 = clock()
+        self._scale_ms = 1000.0 * time_scale
         self._view = ControllerView()
         self._listeners: list[LevelsListener] = []
         self.t_ms = 0
@@ -86,7 +89,7 @@ class LiveElevator:
 
     # --- driving -----------------------------------------------------------------------------
     def now_ms(self) -> int:
-        return max(self.t_ms, int((self._clock() - self._t0) * 1000))
+        return max(self.t_ms, int((self._clock() - self._t0) * self._scale_ms))
 
     def tick(self) -> None:
         t_ms = self.now_ms()
@@ -120,6 +123,7 @@ class LiveElevator:
             position_mm=self.sim.position_mm,
             load_permille=self.sim.load_permille,
             rated_speed_mm_s=self._rated,
+            car_state=getattr(self.sim, "car_state", None),
         )
         self.registers = self._view.update(snap, car)
         levels = gpio_levels(snap)

@@ -5,9 +5,10 @@ would present, built on `protocols.registers` and `protocols.gpio_lines` so the 
 agent read the same tables. No IO: the servers call `ControllerView.update` on every model tick and
 copy the result onto the wire.
 
-The controller shows `stopping` (car state 6) while the car is still running but slower than the
-fastest it went on this run, i.e. during the deceleration to the landing; a real NICE3000+ switches
-to it when the leveling speed curve starts, which is close enough for a monitor.
+The controller shows `stopping` (car state 6) during the deceleration to the landing. The model says
+when that starts (`ElevatorSim.car_state`); without it, the car counts as stopping while it runs
+slower than the fastest it went on this run. Door states come from the sensed snapshot, so contact
+bounce shows in the register as it would on a controller reading the same door contact.
 A controller with an active fault reports service mode 5 (fault) instead of automatic.
 """
 
@@ -50,6 +51,7 @@ class CarReadings:
     position_mm: int  # from the lowest landing
     load_permille: int
     rated_speed_mm_s: int
+    car_state: CarState | None = None  # the model's own view (knows when deceleration starts)
 
 
 class ControllerView:
@@ -59,13 +61,17 @@ class ControllerView:
         self._run_peak_mm_s = 0
 
     def update(self, snap: SignalSnapshot, car: CarReadings) -> dict[int, int]:
-        if snap.running:
+        car_state: CarState
+        if snap.running and car.car_state is not None and car.car_state in (CarState.RUNNING, CarState.STOPPING):
+            car_state = car.car_state
+        elif snap.running:
             self._run_peak_mm_s = max(self._run_peak_mm_s, snap.speed_mm_s)
             stopping = snap.speed_mm_s < self._run_peak_mm_s
             car_state = CarState.STOPPING if stopping else CarState.RUNNING
         else:
-            self._run_peak_mm_s = 0
             car_state = _DOOR_TO_CAR[snap.door]
+        if not snap.running:
+            self._run_peak_mm_s = 0
         if snap.fault_code and snap.mode is Mode.NORMAL:
             system_state = (int(car_state) << 8) | (int(ControllerMode.FAULT) << 4)
         else:

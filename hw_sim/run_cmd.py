@@ -23,7 +23,7 @@ import logging
 import signal
 import sys
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,10 +60,11 @@ class RunSettings:
     control: tuple[str, int] | None = None
     scenario: Path | None = None
     tick_s: float = TICK_S
+    time_scale: float = 1.0
     debug: bool = False
 
 
-_CONFIG_KEYS = ("modbus_tcp", "modbus_rtu", "gpio_serve", "scenario", "control", "tick_ms", "debug")
+_CONFIG_KEYS = ("modbus_tcp", "modbus_rtu", "gpio_serve", "scenario", "control", "tick_ms", "time_scale", "debug")
 
 
 def load_config(path: str) -> dict[str, Any]:
@@ -81,6 +82,8 @@ def load_config(path: str) -> dict[str, Any]:
             ok, kind = isinstance(value, bool), "true or false"
         elif key == "tick_ms":
             ok, kind = isinstance(value, int) and not isinstance(value, bool), "an integer"
+        elif key == "time_scale":
+            ok, kind = isinstance(value, int | float) and not isinstance(value, bool), "a number"
         else:
             ok, kind = isinstance(value, str), "a string"
         if not ok:
@@ -103,6 +106,9 @@ def settings_from(args: argparse.Namespace) -> RunSettings:
     tick_ms = pick("tick_ms")
     if tick_ms is not None and not 5 <= tick_ms <= 100:
         raise ConfigError(f"{where}tick_ms must be 5..100, got {tick_ms}")
+    time_scale = pick("time_scale")
+    if time_scale is not None and not 0.1 <= time_scale <= 100:
+        raise ConfigError(f"{where}time_scale must be 0.1..100, got {time_scale}")
     return RunSettings(
         modbus_tcp=parse_hostport(tcp, "--modbus-tcp"),
         modbus_rtu=pick("modbus_rtu"),
@@ -110,6 +116,7 @@ def settings_from(args: argparse.Namespace) -> RunSettings:
         control=parse_hostport(control, "--control") if control else None,
         scenario=Path(scenario) if scenario else None,
         tick_s=tick_ms / 1000 if tick_ms else TICK_S,
+        time_scale=float(time_scale) if time_scale is not None else 1.0,
         debug=bool(args.debug or file.get("debug")),
     )
 
@@ -126,10 +133,14 @@ def load_scenario_or_default(path: Path | None) -> Any:
     return sc.load_scenario(path)
 
 
-def make_car(scenario: Any, out: InjectLog, name: str = "") -> LiveElevator:
+def make_car(
+    scenario: Any, out: Callable[[dict[str, Any]], object], name: str = "", time_scale: float = 1.0
+) -> LiveElevator:
     from hw_sim.model import ElevatorSim
 
-    return LiveElevator(ElevatorSim(scenario), scenario.elevator.rated_speed_mm_s, out, name=name)
+    return LiveElevator(
+        ElevatorSim(scenario), scenario.elevator.rated_speed_mm_s, out, name=name, time_scale=time_scale
+    )
 
 
 def setup_logging(debug: bool) -> None:
@@ -177,7 +188,7 @@ async def wait_for_stop(duration_s: float | None, ticker: asyncio.Task[None]) ->
 
 async def serve(settings: RunSettings) -> int:
     scenario = load_scenario_or_default(settings.scenario)
-    car = make_car(scenario, InjectLog())
+    car = make_car(scenario, InjectLog(), time_scale=settings.time_scale)
     ready: dict[str, Any] = {"ready": True}
     tcp_server, _ = await start_tcp(car, *settings.modbus_tcp, debug=settings.debug)
     ready["modbus_tcp"] = hostport(settings.modbus_tcp)
@@ -201,7 +212,8 @@ async def serve(settings: RunSettings) -> int:
         log.info("serving %s", ", ".join(f"{k} {v}" for k, v in ready.items() if k != "ready"))
         print_json(ready)
         ticker = asyncio.create_task(run_ticker([car], settings.tick_s), name="ticker")
-        code = await wait_for_stop(getattr(scenario, "duration_s", None), ticker)
+        duration_s = getattr(scenario, "duration_s", None)
+        code = await wait_for_stop(duration_s / settings.time_scale if duration_s else None, ticker)
     finally:
         for closer in (control, gpio, rtu):
             if closer is not None:
@@ -227,6 +239,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenario", metavar="FILE", help="scenario TOML; default: normal passenger traffic forever")
     p.add_argument("--control", metavar="HOST:PORT", help="control socket for `elev-sim inject`")
     p.add_argument("--tick-ms", type=int, metavar="N", help="model step in ms (default 25)")
+    p.add_argument(
+        "--time-scale",
+        type=float,
+        metavar="X",
+        help="simulated time runs X times faster than the wall clock (0.1..100, default 1; demos and tests)",
+    )
     p.add_argument("--config", metavar="FILE", help="TOML file with these settings (flags win)")
     p.add_argument("--debug", action="store_true", default=None, help="debug logs and tracebacks")
     return p
