@@ -28,16 +28,17 @@ class Clock:
         self.now_ms += round(seconds * 1000)
 
 
-def ev(seq: int, at_s: float, type_: str, action: str, floor: int = 3) -> frames.Record:
+def ev(seq: int, at_s: float, type_: str, action: str, floor: int = 3, t0: int = T0) -> frames.Record:
+    """An event `at_s` after the gateway's boot, which happened at wall time `t0`."""
     mono = round(at_s * 1000)
     e = Event(mono, type_, Action(action), floor, None)
-    return frames.Record(frames.RecordKind.EVENT, seq, mono, T0 + mono, True, e)
+    return frames.Record(frames.RecordKind.EVENT, seq, mono, t0 + mono, True, e)
 
 
-def st(seq: int, at_s: float, floor: int, mode: Mode = Mode.NORMAL) -> frames.Record:
+def st(seq: int, at_s: float, floor: int, mode: Mode = Mode.NORMAL, t0: int = T0) -> frames.Record:
     mono = round(at_s * 1000)
     snap = SignalSnapshot(mono, floor, 0, False, 0, Door.CLOSED, True, True, True, None, False, True, mode, 0)
-    return frames.Record(frames.RecordKind.STATUS, seq, mono, T0 + mono, True, snap)
+    return frames.Record(frames.RecordKind.STATUS, seq, mono, t0 + mono, True, snap)
 
 
 def rows(device: str, records: Sequence[frames.Record], epoch: int = 1) -> list[RecordRow]:
