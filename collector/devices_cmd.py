@@ -19,6 +19,7 @@ import os
 import secrets
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -75,11 +76,20 @@ def hash_password(password: str, salt: bytes | None = None, iterations: int = 10
 
 
 def _atomic_write(path: Path, text: str) -> None:
+    """Replace the file whole (Mosquitto never reads half a file), keeping its mode and owner."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
-        os.chmod(tmp, 0o640)
+        if path.exists():
+            st = path.stat()
+            os.chmod(tmp, stat.S_IMODE(st.st_mode))
+            try:
+                os.chown(tmp, st.st_uid, st.st_gid)
+            except PermissionError:
+                pass  # not root: the file stays ours, as it was
+        else:
+            os.chmod(tmp, 0o640)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
