@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edge_agent.config import AgentConfig, detector_config
+from edge_agent.config import OUTBOX_FILE, STATUS_FILE, AgentConfig, detector_config
 from edge_agent.fusion import FusionError, degraded, fuse
 from edge_agent.hw import DigitalInputs, RegisterBus
 from edge_agent.hw.device import DeviceReader
@@ -44,9 +44,6 @@ from protocols.registers import NICE3000_MONITOR
 from protocols.signals import SignalSnapshot
 
 log = logging.getLogger(__name__)
-
-STATUS_FILE = "status.json"
-OUTBOX_FILE = "outbox.db"
 
 
 def mono_ms() -> int:
@@ -275,12 +272,8 @@ class Agent:
         regs = await self.reader.read()
         t = self.now_ms()
         self.counters.polls += 1
-        if not self.inputs.ready:
-            if not self._gpio_wait_logged and t - self.started_ms > 5000:
-                log.warning("no GPIO levels yet (simulator stream not connected?): not detecting")
-                self._gpio_wait_logged = True
-            return
-        levels = self.inputs.levels()
+        gpio_ready = self.inputs.ready
+        levels = self.inputs.levels() if gpio_ready else {}
         snap: SignalSnapshot | None = None
         if regs is not None:
             try:
@@ -290,8 +283,9 @@ class Agent:
                 log.debug("dropped a poll: %s", exc)
             else:
                 self._ensure_detector(regs)
+        fresh = snap is not None
         events: list[Event] = []
-        if snap is not None:
+        if fresh:
             self.last_ok_ms = t
             if self.comms_lost:
                 self.comms_lost = False
@@ -307,10 +301,16 @@ class Agent:
                 log.warning("controller silent for %.1f s: comms_lost raised (%s)", silent_s, self.reader.last_error)
             if self.comms_lost and self.detector is not None:
                 snap = degraded(t, self.last_snap, levels, self.cfg.elevator.lowest_floor)
+        if not gpio_ready:
+            # Without the sensor levels a snapshot would be half invented: detect nothing yet.
+            if not self._gpio_wait_logged and t - self.started_ms > 5000:
+                log.warning("no GPIO levels yet (simulator stream not connected?): not detecting")
+                self._gpio_wait_logged = True
+            snap = None
         if snap is not None and self.detector is not None:
             events = events + list(self.detector.step(snap))
             events.sort(key=lambda e: e.t_ms)
-            if regs is not None:
+            if fresh:
                 self.last_snap = snap
             state = snap.state()
             if state != self.last_state:

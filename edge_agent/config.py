@@ -46,6 +46,10 @@ class ConfigError(AgentError):
 
 _UNSET: Any = object()
 
+# Files in the data directory (the outbox and the status file `elev-agent status` reads).
+OUTBOX_FILE = "outbox.db"
+STATUS_FILE = "status.json"
+
 
 @dataclass(frozen=True, slots=True)
 class BrokerConfig:
@@ -262,6 +266,7 @@ def load_file(path: str | Path) -> dict[str, Any]:
 def build(data: Mapping[str, Any], source: str, flags: Overrides = Overrides()) -> AgentConfig:
     """Validate plain data (a parsed TOML document) plus flags into an AgentConfig."""
     top = _Table(data, source, "")
+    top.used.update(("device_id", "data_dir"))
 
     device_id = flags.device_id if flags.device_id is not None else top.get("device_id", str, None)
     where_id = "--device-id" if flags.device_id is not None else f"{source}: device_id"

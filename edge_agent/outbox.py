@@ -268,43 +268,54 @@ class Outbox:
     def _write(self, items: Sequence[Pending]) -> dict[int, int]:
         """Commit items in order; on a full file evict old status, and as a last resort drop status."""
         assert self._db is not None
+        held_before = {id(i) for i in self._unstored}
         self._unstored = []
         for attempt in range(4):
             try:
                 seqs = self._insert(items)
             except sqlite3.OperationalError as exc:
+                self._rollback()
                 if not _is_full(exc):
                     raise OutboxError(f"outbox {self.path}: {exc}") from None
-                self._rollback()
                 if attempt < 3 and self._evict(max(64, len(items) * 2), "file full"):
                     continue
-                keep = [i for i in items if i.kind is RecordKind.EVENT]
-                dropped = len(items) - len(keep)
-                if dropped:
-                    self._bump("dropped_status", dropped)
-                try:
-                    seqs = self._insert(keep) if keep and dropped else {}
-                except sqlite3.OperationalError as exc2:
-                    self._rollback()
-                    if not _is_full(exc2):
-                        raise OutboxError(f"outbox {self.path}: {exc2}") from None
-                    seqs = {}
-                if keep and not seqs:
-                    self._unstored = list(keep)
-                    self._counters["disk_full_events"] += len(keep)
-                if not self._full_logged:
-                    log.critical(
-                        "outbox %s: disk full: dropped %d status records, %d events kept in memory and retried",
-                        self.path,
-                        dropped,
-                        len(self._unstored),
-                    )
-                    self._full_logged = True
-                return seqs
+                return self._write_when_full(items, held_before)
+            if self._full_logged:
+                log.warning("outbox %s: room again, writing normally", self.path)
             self._full_logged = False
             self._enforce_count_cap()
             return seqs
-        return {}
+        return {}  # pragma: no cover - the loop always returns
+
+    def _write_when_full(self, items: Sequence[Pending], held_before: set[int]) -> dict[int, int]:
+        """Nothing left to evict: drop the status, store as many events as fit, hold the rest in memory."""
+        events = [i for i in items if i.kind is RecordKind.EVENT]
+        dropped = len(items) - len(events)
+        if dropped:
+            self._bump("dropped_status", dropped)
+        seqs: dict[int, int] = {}
+        stored = 0
+        for start in range(0, len(events), 16):
+            chunk = events[start : start + 16]
+            try:
+                seqs.update(self._insert(chunk))
+            except sqlite3.OperationalError as exc:
+                self._rollback()
+                if not _is_full(exc):
+                    raise OutboxError(f"outbox {self.path}: {exc}") from None
+                break
+            stored += len(chunk)
+        self._unstored = events[stored:]
+        self._counters["disk_full_events"] += sum(1 for i in self._unstored if id(i) not in held_before)
+        if not self._full_logged:
+            log.critical(
+                "outbox %s: disk full: dropping new status records (%d so far); %d events held in memory and retried",
+                self.path,
+                self._counters["dropped_status"],
+                len(self._unstored),
+            )
+            self._full_logged = True
+        return seqs
 
     def _insert(self, items: Sequence[Pending]) -> dict[int, int]:
         assert self._db is not None

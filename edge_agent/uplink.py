@@ -94,6 +94,7 @@ class Uplink:
         self.last_error = ""
         self.last_activity = time.monotonic()  # watchdog: the loop is alive (connected or retrying)
         self._ack_seen = asyncio.Event()
+        self._ack_drought = False
         self._client: aiomqtt.Client | None = None
         self.topic_up = uplink_topic(cfg.device_id)
         self.topic_ack = ack_topic(cfg.device_id)
@@ -172,9 +173,12 @@ class Uplink:
         await client.publish(self.topic_presence, self._presence(True), qos=1, retain=True)
         await client.subscribe(self.topic_ack, qos=1)
         cursor = _Cursor()
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(self._receive(client, cursor), name="uplink-acks")
-            tg.create_task(self._send(client, cursor), name="uplink-send")
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._receive(client, cursor), name="uplink-acks")
+                tg.create_task(self._send(client, cursor), name="uplink-send")
+        except* aiomqtt.MqttError as group:
+            raise group.exceptions[0] from None  # the connection is gone: the outer loop reconnects
 
     async def _receive(self, client: aiomqtt.Client, cursor: _Cursor) -> None:
         async for message in client.messages:
@@ -190,6 +194,9 @@ class Uplink:
                 log.warning("dropped a bad ack frame: %s", exc)
                 continue
             self.counters.acks += 1
+            if self._ack_drought:
+                log.warning("acks flowing again")
+                self._ack_drought = False
             removed = await self.outbox.ack(ack.epoch, ack.ranges)
             self.counters.records_acked += removed
             if ack.epoch == self.outbox.epoch:
@@ -208,7 +215,9 @@ class Uplink:
             if cursor.inflight and now - min(f.sent_at for f in cursor.inflight) > up.ack_timeout_s:
                 # An ack went missing (collector restarting?): start again from the oldest unacked record.
                 self.counters.resends += 1
-                log.info("no ack within %.0f s: resending unacknowledged records", up.ack_timeout_s)
+                if not self._ack_drought:
+                    log.warning("no ack within %.0f s (collector down?): resending until acks return", up.ack_timeout_s)
+                self._ack_drought = True
                 cursor.events = cursor.status = 0
                 cursor.inflight.clear()
             self.outbox.changed.clear()
