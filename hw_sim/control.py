@@ -22,8 +22,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from hw_sim.endpoints import SimServeError
 from hw_sim.live import LiveElevator
-from hw_sim.modbus_server import SimServeError
 from protocols.registers import NICE3000_MONITOR
 
 log = logging.getLogger(__name__)

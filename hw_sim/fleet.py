@@ -25,20 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from hw_sim.control import ControlServer
+from hw_sim.endpoints import ConfigError, hostport, parse_hostport
 from hw_sim.gpio_server import GpioServer
 from hw_sim.live import TICK_S, InjectLog, LiveElevator, run_ticker
 from hw_sim.modbus_server import ServeStats, start_tcp
-from hw_sim.run_cmd import (
-    ConfigError,
-    hostport,
-    load_scenario_or_default,
-    make_car,
-    parse_hostport,
-    print_json,
-    run_main,
-    setup_logging,
-    wait_for_stop,
-)
+from hw_sim.run_cmd import load_scenario_or_default, make_car, print_json, run_main, setup_logging, wait_for_stop
 
 MAX_COUNT = 2000
 

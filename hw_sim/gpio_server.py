@@ -13,8 +13,8 @@ import asyncio
 import contextlib
 import logging
 
+from hw_sim.endpoints import SimServeError
 from hw_sim.live import LiveElevator
-from hw_sim.modbus_server import SimServeError
 from protocols.gpio_link import encode_levels
 
 log = logging.getLogger(__name__)

@@ -22,8 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from hw_sim.control import request
-from hw_sim.modbus_server import SimServeError
-from hw_sim.run_cmd import ConfigError, parse_hostport
+from hw_sim.endpoints import ConfigError, SimServeError, parse_hostport
 
 
 def parse_param(text: str) -> tuple[str, Any]:
@@ -51,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # FAULT, options and key=value in any order
     try:
         host, port = parse_hostport(args.control, "--control")
         message: dict[str, Any] = {"elevator": args.elevator}

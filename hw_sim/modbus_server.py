@@ -49,6 +49,7 @@ from pymodbus.framer import FramerType
 from pymodbus.framer.rtu import FramerRTU
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 
+from hw_sim.endpoints import SimServeError
 from hw_sim.live import LiveElevator
 from protocols.registers import NICE3000_MONITOR
 
@@ -58,10 +59,6 @@ UNIT_ID = NICE3000_MONITOR.unit_id
 READ_HOLDING = 3
 READABLE: frozenset[int] = frozenset(range(0x1010, 0x1020)) | frozenset(r.address for r in NICE3000_MONITOR.registers)
 RTU_BAUD = 19200  # NICE3000+ default for its RS485 monitoring port
-
-
-class SimServeError(Exception):
-    """The simulator cannot serve (port in use, bad device path...); the message says which."""
 
 
 @dataclass

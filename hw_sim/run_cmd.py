@@ -29,27 +29,15 @@ from pathlib import Path
 from typing import Any
 
 from hw_sim.control import ControlServer
+from hw_sim.endpoints import ConfigError, SimServeError, hostport, parse_hostport
 from hw_sim.gpio_server import GpioServer
 from hw_sim.live import TICK_S, InjectLog, LiveElevator, run_ticker
-from hw_sim.modbus_server import RtuLine, SimServeError, start_tcp
+from hw_sim.modbus_server import RtuLine, start_tcp
 
 log = logging.getLogger("elev-sim")
 
 
-class ConfigError(ValueError):
-    """Bad settings; the message names the flag or the file and key."""
-
-
 # --- settings ------------------------------------------------------------------------------
-
-
-def parse_hostport(text: str, what: str) -> tuple[str, int]:
-    """'HOST:PORT', '[v6]:PORT' or ':PORT' (loopback) to (host, port)."""
-    host, sep, port_text = text.rpartition(":")
-    if not sep or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-        raise ConfigError(f"{what}: expected HOST:PORT, got {text!r}")
-    host = host.strip("[]") or "127.0.0.1"
-    return host, int(port_text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,10 +142,6 @@ def setup_logging(debug: bool) -> None:
 def print_json(obj: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(obj) + "\n")
     sys.stdout.flush()
-
-
-def hostport(hp: tuple[str, int]) -> str:
-    return f"[{hp[0]}]:{hp[1]}" if ":" in hp[0] else f"{hp[0]}:{hp[1]}"
 
 
 async def wait_for_stop(duration_s: float | None, ticker: asyncio.Task[None]) -> int:
