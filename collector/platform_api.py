@@ -306,8 +306,15 @@ class Platform:
             ),
             (source, row_id, open_),
         )
-        if row_id > _state(db, cur, f"top:{source}"):
+        top = _state(db, cur, f"top:{source}")
+        if row_id > top:
             _set_state(db, cur, f"top:{source}", row_id)
+            if row_id // LOOKBACK_IDS != top // LOOKBACK_IDS:
+                # Rows this far below the top are never looked at again: forget the closed ones.
+                cur.execute(
+                    db.q("DELETE FROM platform_seen WHERE source = ? AND NOT open AND row_id < ?"),
+                    (source, row_id - 2 * LOOKBACK_IDS),
+                )
 
     def _scan_alarms(self, cur: Any, now_ms: int, res: TickResult) -> None:
         db = self.db
