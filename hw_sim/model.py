@@ -296,6 +296,7 @@ class ElevatorSim:
         desc.update({k: v for k, v in p.items() if v is not None})
         desc["floor"] = self.floor
         self._start_fault(fault, round(dur_s * 1000), p, desc)
+        self.advance(self._now)  # what starts at once is visible in the next snapshot
         return desc
 
     def injections_due(self) -> list[dict[str, Any]]:
@@ -940,9 +941,10 @@ class ElevatorSim:
 
     def _power_failure_now(self, dur_ms: int, p: dict[str, Any]) -> Proc:
         self._power = False
+        end = self._now + dur_ms
         yield from self._emergency_halt(2000.0)
         self._trap_begin(p["alarm"])
-        yield dur_ms
+        yield max(0, end - self._now)
         self._power = True
         yield self._rng.randint(3000, 6000)
         yield from self._recover()
@@ -952,9 +954,10 @@ class ElevatorSim:
         self._safety = False
         if p["code"]:
             self._fault_code = p["code"]
+        end = self._now + dur_ms
         yield from self._emergency_halt(float(EMERGENCY_DECEL_MM_S2))
         self._trap_begin(p["alarm"])
-        yield dur_ms
+        yield max(0, end - self._now)
         self._safety = True
         self._fault_code = 0
         yield from self._recover()

@@ -51,6 +51,23 @@ def default_duration_s(scenario: Scenario) -> float:
     return end
 
 
+def truth_rows(
+    sim: ElevatorSim,
+    end_ms: int,
+    period_ms: int | None = None,
+    rng: random.Random | None = None,
+    repeat_every_ms: float | None = None,
+) -> list[SignalSnapshot]:
+    """The true rows of a rendering from the sim's current time (0) to `end_ms`.
+
+    On change (`period_ms=None`): repeats of an unchanged state come about every `repeat_every_ms`
+    (never if None). Periodic: the state sampled every `period_ms`, plus a last row at `end_ms`.
+    """
+    if period_ms is not None:
+        return _truth_periodic(sim, end_ms, period_ms)
+    return _truth_on_change(sim, end_ms, rng or random.Random(0), repeat_every_ms or 1e15)
+
+
 def _truth_on_change(sim: ElevatorSim, end_ms: int, rng: random.Random, repeat_every_ms: float) -> list[SignalSnapshot]:
     rows = [sim.true_snapshot()]
     last_state = rows[0].state()
@@ -109,10 +126,7 @@ def render(
     sim = ElevatorSim(scenario, live_noise=False)
     render_rng = random.Random(scenario.seed * 104729 + 17)
     injections: list[dict[str, Any]] = []
-    if period_ms is None:
-        truth = _truth_on_change(sim, end_ms, render_rng, scenario.noise.repeat_every_s * 1000.0)
-    else:
-        truth = _truth_periodic(sim, end_ms, period_ms)
+    truth = truth_rows(sim, end_ms, period_ms, render_rng, scenario.noise.repeat_every_s * 1000.0)
     injections = sim.injections_due()
     spec = scenario.elevator
     labels = label_rows(truth, spec.lowest_floor, spec.highest_floor, spec.rated_speed_mm_s)

@@ -1,0 +1,222 @@
+"""The model behaves like an elevator in normal service, and every fault leaves its signature."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from hw_sim.model import ElevatorSim, SimError
+from hw_sim.scenario import ElevatorSpec, Scenario, default_elevator
+from protocols.signals import Door, Mode, SignalSnapshot
+from tests.sim_model.util import periods, scenario, true_rows
+
+TOWER = ElevatorSpec(lowest_floor=0, highest_floor=20, rated_speed_mm_s=2500, floor_height_mm=3300)
+LOWRISE = ElevatorSpec(
+    lowest_floor=1, highest_floor=6, rated_speed_mm_s=1000, floor_height_mm=3000, presence_sensor=False
+)
+
+
+@pytest.mark.parametrize(
+    ("traffic", "elevator"),
+    [("morning", default_elevator()), ("lunch", TOWER), ("evening", LOWRISE), ("night", TOWER)],
+)
+def test_normal_service_physics(traffic: str, elevator: ElevatorSpec) -> None:
+    sc = Scenario(elevator, (), traffic, seed=11)
+    sim = ElevatorSim(sc, live_noise=False)
+    rows = []
+    stops = 0
+    prev: SignalSnapshot | None = None
+    trips = 0
+    for t in range(0, 3600 * 1000, 50):
+        sim.advance(t)
+        s = sim.true_snapshot()
+        rows.append(s)
+        assert s.speed_mm_s <= elevator.rated_speed_mm_s, "never faster than rated in normal service"
+        assert s.mode is Mode.NORMAL and s.fault_code == 0 and s.power and s.safety_circuit
+        assert elevator.lowest_floor <= s.floor <= elevator.highest_floor
+        if s.door is not Door.CLOSED:
+            assert s.door_zone and not s.running, "doors open only at rest in a door zone"
+            assert not s.door_lock
+        if s.running and s.door is Door.CLOSED:
+            assert s.door_lock
+        if prev is not None and prev.running and not s.running:
+            stops += 1
+            floor_mm = elevator.landing_position_mm(s.floor)
+            assert abs(sim.position_mm - floor_mm) <= 2, "stops level with a landing"
+            assert s.door_zone
+        if prev is not None and not prev.running and s.running:
+            trips += 1
+        if s.occupied is not None:
+            assert s.occupied == (sim.passengers > 0)
+        else:
+            assert not elevator.presence_sensor
+        prev = s
+    assert trips >= (5 if traffic == "night" else 40)
+    assert stops >= trips - 1
+    # the door never stays open long enough for door_open_too_long (60 s)
+    assert max((e - s for s, e in periods(rows, lambda r: r.door is not Door.CLOSED)), default=0) < 55_000
+
+
+def test_same_seed_same_run_different_seed_different_run() -> None:
+    a = true_rows(Scenario(default_elevator(), (), "office", seed=4), 1800)[1]
+    b = true_rows(Scenario(default_elevator(), (), "office", seed=4), 1800)[1]
+    c = true_rows(Scenario(default_elevator(), (), "office", seed=5), 1800)[1]
+    assert a == b
+    assert a != c
+
+
+def test_time_cannot_go_backwards() -> None:
+    sim = ElevatorSim(Scenario(default_elevator()))
+    sim.advance(5000)
+    with pytest.raises(SimError, match="backwards"):
+        sim.advance(4000)
+
+
+def _longest(rows: list[SignalSnapshot], pred: Any) -> int:
+    return max((e - s for s, e in periods(rows, pred)), default=0)
+
+
+def _stuck_outside(r: SignalSnapshot) -> bool:
+    return not r.running and not r.door_zone and r.door is Door.CLOSED
+
+
+RATED = default_elevator().rated_speed_mm_s
+TOP = default_elevator().highest_floor
+BOTTOM = default_elevator().lowest_floor
+
+# fault, duration, params, check(rows) -> bool
+SIGNATURES: list[tuple[str, float | None, dict[str, Any], Any]] = [
+    (
+        "trap_between_floors",
+        120.0,
+        {},
+        lambda rows: (
+            _longest(rows, lambda r: _stuck_outside(r) and r.occupied) >= 115_000
+            and any(r.alarm_button and _stuck_outside(r) for r in rows)
+        ),
+    ),
+    (
+        "trap_at_landing",
+        150.0,
+        {"code": 4801},
+        lambda rows: (
+            _longest(rows, lambda r: not r.running and r.door_zone and r.door is Door.CLOSED and r.occupied) >= 145_000
+            and any(r.fault_code == 4801 for r in rows)
+        ),
+    ),
+    ("power_failure", 60.0, {}, lambda rows: _longest(rows, lambda r: not r.power) == 60_000),
+    (
+        "power_failure",
+        60.0,
+        {"when": "running"},
+        lambda rows: _longest(rows, lambda r: not r.power and _stuck_outside(r)) > 55_000,
+    ),
+    (
+        "safety_circuit_open",
+        40.0,
+        {"when": "running"},
+        lambda rows: (
+            _longest(rows, lambda r: not r.safety_circuit and r.fault_code == 4100 and _stuck_outside(r)) > 35_000
+        ),
+    ),
+    (
+        "door_open_while_running",
+        None,
+        {},
+        lambda rows: (
+            _longest(rows, lambda r: r.running and r.door is not Door.CLOSED) >= 200
+            and _longest(rows, lambda r: not r.running and not r.door_zone and r.door is not Door.CLOSED) >= 2500
+        ),
+    ),
+    ("overspeed", None, {}, lambda rows: _longest(rows, lambda r: r.speed_mm_s > 1.15 * RATED) >= 700),
+    (
+        "overtravel_top",
+        None,
+        {},
+        lambda rows: (
+            _longest(rows, lambda r: r.running and r.direction == 1 and r.floor == TOP and not r.door_zone) >= 500
+        ),
+    ),
+    (
+        "overtravel_bottom",
+        None,
+        {},
+        lambda rows: (
+            _longest(rows, lambda r: r.running and r.direction == -1 and r.floor == BOTTOM and not r.door_zone) >= 500
+        ),
+    ),
+    (
+        "run_timeout",
+        None,
+        {},
+        lambda rows: (
+            _longest(rows, lambda r: r.running and not r.door_zone) >= 47_000
+            and any(r.fault_code == 3001 for r in rows)
+        ),
+    ),
+    (
+        "door_lock_lost",
+        None,
+        {},
+        lambda rows: _longest(rows, lambda r: r.running and r.door is Door.CLOSED and not r.door_lock) >= 150,
+    ),
+    (
+        "door_reopen_repeated",
+        None,
+        {"cycles": 12},
+        lambda rows: (
+            max(
+                sum(1 for s, e in periods(rows[i : i + 400], lambda r: r.door is Door.OPEN) if e - s >= 300)
+                for i in range(0, len(rows), 50)
+            )
+            >= 10
+        ),
+    ),
+    ("door_open_too_long", 90.0, {}, lambda rows: _longest(rows, lambda r: r.door is not Door.CLOSED) >= 89_000),
+    ("controller_fault", 30.0, {"code": 2201}, lambda rows: _longest(rows, lambda r: r.fault_code == 2201) == 30_000),
+    ("alarm_button", 2.0, {"presses": 2}, lambda rows: len(periods(rows, lambda r: r.alarm_button)) == 2),
+    ("inspection", 300.0, {}, lambda rows: 250_000 <= _longest(rows, lambda r: r.mode is Mode.INSPECTION) <= 310_000),
+]
+
+
+@pytest.mark.parametrize(("fault", "duration", "params", "check"), SIGNATURES, ids=[s[0] for s in SIGNATURES])
+def test_fault_signature(fault: str, duration: float | None, params: dict[str, Any], check: Any) -> None:
+    sim, rows = true_rows(scenario((fault, 60.0, duration, params), seed=7), 900)
+    due = sim.injections_due()
+    assert len(due) == 1 and due[0]["inject"] == fault and due[0]["t_ms"] == 60_000
+    assert check(rows), f"{fault}: signature not found"
+    # and the car is back in normal service at the end: standing level, doors closed or serving
+    assert rows[-1].power and rows[-1].safety_circuit and rows[-1].mode is Mode.NORMAL and rows[-1].fault_code == 0
+
+
+def test_wire_faults_are_flags_only() -> None:
+    sc = scenario(("comms_loss", 10.0, 20.0, {}), ("serial_noise", 40.0, 5.0, {}))
+    sim = ElevatorSim(sc, live_noise=False)
+    seen = []
+    for t in (9_000, 10_000, 29_999, 30_000, 40_500, 45_000):
+        sim.advance(t)
+        seen.append((sim.comms_silent, sim.serial_noise_active))
+    assert seen == [(False, False), (True, False), (True, False), (False, False), (False, True), (False, False)]
+
+
+def test_inject_by_hand_returns_description() -> None:
+    sim = ElevatorSim(Scenario(default_elevator()))
+    sim.advance(1000)
+    desc = sim.inject("controller_fault", 2000, 10, code=4201)
+    assert desc["inject"] == "controller_fault" and desc["code"] == 4201 and desc["t_ms"] == 2000
+    assert desc["duration_s"] == 10
+    assert sim.snapshot().fault_code == 4201
+    sim.advance(12_001)
+    assert sim.snapshot().fault_code == 0
+
+
+def test_live_snapshot_noise_is_short_and_rare() -> None:
+    """The served (noisy) state differs from the truth only briefly."""
+    sim = ElevatorSim(Scenario(default_elevator(), (), "lunch", seed=2))
+    diff = 0
+    for t in range(0, 1800 * 1000, 20):
+        sim.advance(t)
+        if sim.snapshot() != sim.true_snapshot():
+            diff += 1
+    assert 0 < diff * 20 < 1800 * 1000 * 0.05
