@@ -269,7 +269,9 @@ class Agent:
     # --- one poll -------------------------------------------------------------------------------
 
     async def poll_once(self) -> None:
+        answers_before = self.reader.last_answer
         regs = await self.reader.read()
+        answered = self.reader.last_answer != answers_before  # any valid Modbus answer, even a partial cycle
         t = self.now_ms()
         self.counters.polls += 1
         gpio_ready = self.inputs.ready
@@ -285,22 +287,24 @@ class Agent:
                 self._ensure_detector(regs)
         fresh = snap is not None
         events: list[Event] = []
-        if fresh:
+        if not fresh:
+            self.counters.polls_failed += 1
+        if answered:
+            # comms_lost is about silence: a noisy line that still answers is not a lost controller.
             self.last_ok_ms = t
             if self.comms_lost:
                 self.comms_lost = False
                 events.append(Event(t, "comms_lost", Action.CLEAR))
                 log.warning("controller answering again: comms_lost cleared")
         else:
-            self.counters.polls_failed += 1
             since = self.last_ok_ms if self.last_ok_ms is not None else self.started_ms
             if not self.comms_lost and t - since >= self.cfg.timing.comms_lost_after_s * 1000:
                 self.comms_lost = True
                 events.append(Event(t, "comms_lost", Action.RAISE))
                 silent_s = (t - since) / 1000
                 log.warning("controller silent for %.1f s: comms_lost raised (%s)", silent_s, self.reader.last_error)
-            if self.comms_lost and self.detector is not None:
-                snap = degraded(t, self.last_snap, levels, self.cfg.elevator.lowest_floor)
+        if not fresh and self.comms_lost and self.detector is not None:
+            snap = degraded(t, self.last_snap, levels, self.cfg.elevator.lowest_floor)
         if not gpio_ready:
             # Without the sensor levels a snapshot would be half invented: detect nothing yet.
             if not self._gpio_wait_logged and t - self.started_ms > 5000:

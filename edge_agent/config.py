@@ -11,7 +11,7 @@ Layout of the file (every key optional except where the surface contract makes t
     data_dir = "/var/lib/elev-agent"
     [broker]     url = "mqtts://user:password@host:8883", ca_file, keepalive_s, client_id
     [modbus]     tcp = "host:port" | rtu = "/dev/ttyUSB0", baud, parity, stopbits, unit_id,
-                 timeout_s, retries, min_gap_ms, backoff_max_s
+                 timeout_s, retries, min_gap_ms, backoff_max_s, frame_gap_ms
     [gpio]       pin_factory = "native" | "sim", sim = "host:port", absent = ["presence"],
                  inverted = ["mains"], [gpio.pins] door_closed = 17, ...
     [elevator]   lowest_floor, highest_floor, rated_speed_mm_s (0 = read from the controller)
@@ -92,6 +92,7 @@ class ModbusConfig:
     retries: int = 2  # extra attempts after a bad or missing answer, within one poll
     min_gap_ms: float = 5.0  # bus silence between the end of one exchange and the next request
     backoff_max_s: float = 5.0  # longest wait between probes of a device that stopped answering
+    frame_gap_ms: float = 25.0  # RTU: line silence that ends a damaged answer (> USB adapter latency)
 
     @property
     def transport(self) -> str:
@@ -326,6 +327,7 @@ def build(data: Mapping[str, Any], source: str, flags: Overrides = Overrides()) 
         retries=m.number("retries", 2, 0, 10, integer=True),
         min_gap_ms=m.number("min_gap_ms", 5.0, 0.0, 1000.0),
         backoff_max_s=m.number("backoff_max_s", 5.0, 0.1, 300.0),
+        frame_gap_ms=m.number("frame_gap_ms", 25.0, 2.0, 1000.0),
     )
     m.reject_unknown()
 

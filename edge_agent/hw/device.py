@@ -1,9 +1,13 @@
 """One slave on a bus: read its register map block by block, back off while it is dead.
 
 A cycle is all or nothing: if any block fails, the cycle yields no values, so a snapshot is never
-assembled from a fresh block and a stale one. A device that misses `down_after` cycles in a row is
-declared down (logged once) and then probed with a doubling delay up to `backoff_max_s`, so a dead
-slave cannot eat the bus time of the others; its first good answer is logged once as recovery.
+assembled from a fresh block and a stale one. A noisy line (garbled answers) still counts as a
+device that answers: the remaining blocks are read and `last_answer` moves on, so line noise alone
+does not look like a dead controller; a silent one (timeouts) ends the cycle at once.
+
+A device that misses `down_after` cycles in a row without any valid answer is declared down
+(logged once) and then probed with a doubling delay up to `backoff_max_s`, so a dead slave cannot
+eat the bus time of the others; its first good answer is logged once as recovery.
 """
 
 from __future__ import annotations
@@ -37,7 +41,8 @@ class DeviceReader:
         self.clock = clock
         self.fail_streak = 0
         self.down_since: float | None = None
-        self.last_ok: float | None = None
+        self.last_ok: float | None = None  # last complete cycle
+        self.last_answer: float | None = None  # last valid answer to any block
         self.last_error = ""
         self._delay_s = 0.0
         self._next_probe = 0.0
@@ -53,13 +58,20 @@ class DeviceReader:
             self.bus.counters.skipped_backoff += 1
             return None
         values: dict[str, int] = {}
-        try:
-            for block in self.blocks:
+        failed: BusError | None = None
+        for block in self.blocks:
+            try:
                 regs = await self.bus.read_holding(self.unit_id, block.start, block.count)
-                for r in block.registers:
-                    values[r.name] = regs[r.address - block.start]
-        except BusError as exc:
-            self._failed(str(exc))
+            except BusError as exc:
+                failed = exc
+                if exc.kind in ("timeout", "disconnected"):
+                    break  # silence: asking the next block now would only wait out another timeout
+                continue
+            self.last_answer = self.clock()
+            for r in block.registers:
+                values[r.name] = regs[r.address - block.start]
+        if failed is not None:
+            self._failed(str(failed))
             return None
         self._succeeded()
         return values
@@ -68,7 +80,8 @@ class DeviceReader:
         now = self.clock()
         self.fail_streak += 1
         self.last_error = why
-        if self.down_since is None and self.fail_streak >= self.down_after:
+        answering = self.last_answer is not None and self.last_answer >= now - 1.0
+        if self.down_since is None and self.fail_streak >= self.down_after and not answering:
             self.down_since = now
             self._delay_s = 0.25
             log.warning("%s (unit %d) stopped answering: %s; backing off", self.regmap.name, self.unit_id, why)

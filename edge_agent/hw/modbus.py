@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
@@ -45,6 +46,12 @@ class ModbusBus:
         self._last_end = 0.0
         self._quiet_until = 0.0
         self._rx_seen = False
+        self._cut_short = False
+        self._inflight: asyncio.Future[Any] | None = None
+        self._idle_timer: asyncio.TimerHandle | None = None
+        # RTU only: silence after some bytes that did not make a frame ends the wait early. A USB
+        # RS485 adapter may pause a frame for its latency timer (16 ms on FTDI), hence the margin.
+        self._frame_gap_s = cfg.frame_gap_ms / 1000 if cfg.tcp_host is None else 0.0
         self._client: AsyncModbusTcpClient | AsyncModbusSerialClient
         if cfg.tcp_host is not None:
             self.name = f"tcp {cfg.tcp_host}:{cfg.tcp_port}"
@@ -76,6 +83,11 @@ class ModbusBus:
     def _trace_packet(self, sending: bool, data: bytes) -> bytes:
         if not sending and data:
             self._rx_seen = True
+            if self._frame_gap_s and self._inflight is not None:
+                # A valid frame completes the request before this fires; garbage does not.
+                if self._idle_timer is not None:
+                    self._idle_timer.cancel()
+                self._idle_timer = asyncio.get_running_loop().call_later(self._frame_gap_s, self._on_line_idle)
         return data
 
     async def _ensure_connected(self) -> None:
@@ -99,16 +111,30 @@ class ModbusBus:
         if wait > 0:
             await asyncio.sleep(wait)
 
+    def _on_line_idle(self) -> None:
+        """RTU: bytes came, then the line went quiet without a valid frame: a damaged answer."""
+        task = self._inflight
+        if task is not None and not task.done():
+            self._cut_short = True
+            task.cancel()
+
     async def _once(self, unit_id: int, start: int, count: int) -> tuple[int, ...]:
         await self._gap()
         await self._ensure_connected()
         self._rx_seen = False
+        self._cut_short = False
         self.counters.requests += 1
+        self._inflight = asyncio.ensure_future(
+            self._client.read_holding_registers(start, count=count, device_id=unit_id)
+        )
         try:
-            rr = await asyncio.wait_for(
-                self._client.read_holding_registers(start, count=count, device_id=unit_id),
-                self.cfg.timeout_s * 2 + 0.5,
-            )
+            rr = await asyncio.wait_for(asyncio.shield(self._inflight), self.cfg.timeout_s * 2 + 0.5)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if not self._cut_short or (current is not None and current.cancelling()):
+                self._inflight.cancel()
+                raise
+            raise BusError("bad_frame", f"{self.name} unit {unit_id} @{start:#06x}: damaged answer") from None
         except (ModbusIOException, TimeoutError) as exc:
             kind = "bad_frame" if self._rx_seen else "timeout"
             raise BusError(kind, f"{self.name} unit {unit_id} @{start:#06x}: {exc}") from None
@@ -120,6 +146,12 @@ class ModbusBus:
             raise BusError("bad_frame", f"{self.name} unit {unit_id} @{start:#06x}: {exc}") from None
         finally:
             self._last_end = time.monotonic()
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+                self._idle_timer = None
+            if not self._inflight.done():
+                self._inflight.cancel()
+            self._inflight = None
         if rr.isError():
             raise BusError("exception", f"{self.name} unit {unit_id} @{start:#06x}: {rr}")
         regs = tuple(int(r) for r in rr.registers)
@@ -146,8 +178,9 @@ class ModbusBus:
                     elif exc.kind == "exception":
                         self.counters.exceptions += 1
                         raise  # the slave answered: asking again gives the same answer
-                    # A late or garbled answer may still be on its way: let it pass before the next request.
-                    self._quiet_until = time.monotonic() + self.cfg.timeout_s / 2
+                    if exc.kind == "timeout":
+                        # A late answer may still be on its way: let it pass before the next request.
+                        self._quiet_until = time.monotonic() + min(self.cfg.timeout_s / 2, 0.05)
                     if exc.kind == "disconnected":
                         raise
                     continue
