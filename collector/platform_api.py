@@ -41,7 +41,7 @@ from collector.errors import CollectorError, ConfigError
 from collector.identity import ElevatorIdentity, IdentityError
 from collector.maintenance import InspectionEvent, MaintenanceConfig, Session, StatusPoint
 from collector.platform_schema import PlatformDB, iso, parse_iso
-from collector.rescue import RescueCase, RescueConfig, RescueError, Status, Step
+from collector.rescue import RefusedTransition, RescueCase, RescueConfig, RescueError, Status, Step
 from collector.webhooks import WebhookConfig, WebhookSender
 
 log = logging.getLogger("collector.platform")
@@ -57,6 +57,9 @@ LOOKBACK_IDS = 10_000  # rows of other writers may commit below the highest id s
 class PlatformConfig:
     poll_s: float = 1.0
     summary_interval_s: float = 60.0
+    # An entrapment found already cleared and older than this (history in a database the platform
+    # starts on for the first time) is not turned into a rescue case: nobody can act on it any more.
+    backfill_s: float = 86_400.0
     rescue: RescueConfig = field(default_factory=RescueConfig)
     maintenance: MaintenanceConfig = field(default_factory=MaintenanceConfig)
     webhooks: WebhookConfig = field(default_factory=WebhookConfig)
@@ -64,7 +67,7 @@ class PlatformConfig:
     city: CityConfig = field(default_factory=CityConfig)
 
     def __post_init__(self) -> None:
-        for key in ("poll_s", "summary_interval_s"):
+        for key in ("poll_s", "summary_interval_s", "backfill_s"):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"platform.{key} must be positive, got {getattr(self, key)!r}")
 
@@ -122,7 +125,7 @@ def load_config(path: str | None) -> PlatformConfig:
     table = dict(data.get("platform", {}))
     src = f"{path}: platform"
     kw: dict[str, Any] = {}
-    for key in ("poll_s", "summary_interval_s"):
+    for key in ("poll_s", "summary_interval_s", "backfill_s"):
         if key in table:
             value = table.pop(key)
             if not isinstance(value, int | float) or isinstance(value, bool):
@@ -342,7 +345,10 @@ class Platform:
                 only_if_changed=True,
             )
             if typ == "entrapment":
-                self._open_case(cur, f"RC-{aid}", dev, raised, aid, floor, now_ms, ident(dev), res)
+                if cleared is not None and now_ms - raised > self.config.backfill_s * 1000:
+                    log.info("entrapment alarm %d on %s (%s) is old and cleared: no rescue case", aid, dev, iso(raised))
+                else:
+                    self._open_case(cur, f"RC-{aid}", dev, raised, aid, floor, now_ms, ident(dev), res)
             self._seen(cur, "alarms", aid, cleared is None)
         cur.execute(
             "SELECT a.id, a.device_id, a.type, a.raised_ms, a.cleared_ms, a.floor, a.fault_code FROM alarms a "
@@ -899,8 +905,10 @@ async def h_case_action(request: web.Request) -> web.Response:
         return web.json_response(await _p(request).act(case_id, action, actor, note))
     except KeyError:
         return _error(404, f"no rescue case {case_id!r}")
-    except RescueError as exc:
+    except RefusedTransition as exc:
         return _error(409, str(exc))
+    except RescueError as exc:
+        return _error(400, str(exc))
 
 
 async def h_case_open(request: web.Request) -> web.Response:
@@ -979,8 +987,8 @@ async def h_registry_import(request: web.Request) -> web.Response:
 
 async def h_webhooks(request: web.Request) -> web.Response:
     p = _p(request)
-    failed = _bool(request, "failed")
-    rows = await p.db.run(lambda cur: webhooks.list_deliveries(p.db, cur, failed, _limit(request)))
+    failed, limit = _bool(request, "failed"), _limit(request)
+    rows = await p.db.run(lambda cur: webhooks.list_deliveries(p.db, cur, failed, limit))
     for r in rows:
         for k in ("created_ms", "sent_ms", "failed_ms"):
             r[k.replace("_ms", "_at")] = iso(r.pop(k))
@@ -1037,7 +1045,7 @@ async def h_city_elevators(request: web.Request) -> web.Response:
 async def h_city_alarms(request: web.Request) -> web.Response:
     active = _bool(request, "active")
     rows = await _p(request).city_items("alarm", _county_param(request))
-    rows = [a for a in rows if active is None or a.get("active") is active]
+    rows = [{**a, "id": a.get("alarm_id")} for a in rows if active is None or a.get("active") is active]
     rows.sort(key=lambda a: a.get("raised_ms") or 0, reverse=True)
     return web.json_response(rows)
 
@@ -1170,6 +1178,10 @@ async def serve(
         app = web.Application()
         app.router.add_get("/healthz", _health)
         add_platform_routes(app, platform, token, run_tasks=False)
+        if config.city.counties:
+            # The city answers the collector's own questions too, over every county's elevators.
+            app.router.add_get("/api/v1/elevators", _guard(token, h_city_elevators))
+            app.router.add_get("/api/v1/alarms", _guard(token, h_city_alarms))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         try:

@@ -36,7 +36,11 @@ from collector.errors import CollectorError
 
 
 class RescueError(CollectorError):
-    """A rescue operation that is not allowed; the message says why."""
+    """A rescue operation that cannot be done as asked (bad action, no actor); the message says why."""
+
+
+class RefusedTransition(RescueError):
+    """The step is well formed but the case's status does not allow it now (HTTP 409)."""
 
 
 class Status(enum.StrEnum):
@@ -176,15 +180,17 @@ def transition(case: RescueCase, action: Action | str, at_ms: int, actor: str, n
     nxt = TRANSITIONS.get((current, act))
     if nxt is None:
         if current in CLOSED:
-            raise RescueError(f"case {case.case_id} is closed ({current.value} {STATUS_TITLE[current]})")
+            raise RefusedTransition(f"case {case.case_id} is closed ({current.value} {STATUS_TITLE[current]})")
         allowed = ", ".join(a.value for a in allowed_actions(current))
-        raise RescueError(
+        raise RefusedTransition(
             f"case {case.case_id} is {current.value} {STATUS_TITLE[current]}: {act.value!r} is not allowed "
             f"now (allowed: {allowed})"
         )
     last = case.steps[-1].at_ms
     if at_ms < last:
-        raise RescueError(f"case {case.case_id}: a step cannot be earlier than the previous one ({at_ms} < {last})")
+        raise RefusedTransition(
+            f"case {case.case_id}: a step cannot be earlier than the previous one ({at_ms} < {last})"
+        )
     return RescueCase(
         case.case_id, case.device_id, case.alarm_id, (*case.steps, Step(nxt, at_ms, actor, note)), case.floor
     )

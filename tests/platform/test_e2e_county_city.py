@@ -220,6 +220,9 @@ async def test_county_to_city(tmp_path: Path, broker: Broker, pg_url: str, procs
         assert [s["actor"] for s in done["steps"]] == ["system", "officer-wang", "tech-li", "tech-li"]
         alarms = {a["type"]: a for a in await get(city_port, "/api/v1/city/alarms")}
         assert alarms["entrapment"]["active"] is False and alarms["door_open_too_long"]["active"] is True
+        # the city answers the collector's own /api/v1/alarms too, over every county
+        active = await get(city_port, "/api/v1/alarms?active=true")
+        assert [(a["county"], a["type"]) for a in active] == [("330602", "door_open_too_long")]
 
         # nothing lost, nothing doubled: every item the county queued was stored once at the city
         with sqlite3.connect(tmp_path / "county.db") as c:

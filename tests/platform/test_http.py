@@ -100,6 +100,8 @@ async def test_routes_end_to_end_over_http(db_url: str) -> None:
             assert "'arrive' is not allowed now (allowed: respond, false_alarm)" in (await r.json())["error"]
         async with http.post(base + path, json={"action": "respond"}, headers=AUTH) as r:
             assert r.status == 400
+        async with http.post(base + path, json={"action": "fly", "actor": "officer-wang"}, headers=AUTH) as r:
+            assert r.status == 400 and "unknown action 'fly'" in (await r.json())["error"]
         for action, expect in (("respond", "02"), ("arrive", "04"), ("complete", "00")):
             async with http.post(base + path, json={"action": action, "actor": "officer-wang"}, headers=AUTH) as r:
                 assert r.status == 200 and (await r.json())["status"] == expect

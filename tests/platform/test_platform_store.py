@@ -182,3 +182,17 @@ async def test_city_intake_dedupes_and_keeps_counties_apart(db_url: str) -> None
         assert info.value.status == 401
         (alarm,) = await p.city_items("alarm")
         assert alarm["floor"] == 5
+
+
+async def test_old_cleared_entrapments_in_history_open_no_case(db_url: str) -> None:
+    await setup_store(db_url)
+    async with open_store(db_url) as store:
+        await store.commit(rows("lift-1", [ev(1, 10, "entrapment", "raise"), ev(2, 20, "entrapment", "clear")]))
+        await store.commit(rows("lift-2", [ev(1, 30, "entrapment", "raise")]))  # old but still active
+    clock = Clock(T0 + 2 * 86_400_000)  # the platform starts two days later on this database
+    async with Platform(db_url, CFG, clock) as p:
+        assert (await p.tick()).cases_opened == 1
+        (case,) = await p.cases(None, None, 10)
+        assert case["device_id"] == "lift-2"
+        kinds = sorted(k for k, _, _ in await outbox(p, "city_outbox") if k == "alarm")
+        assert kinds == ["alarm", "alarm"]  # the city still gets both alarms
