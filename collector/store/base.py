@@ -11,7 +11,7 @@ The ingest transaction (`commit`) for a batch of records, all or nothing:
 2. per stream (device, epoch): highest seq and number stored, so the gaps are visible;
 3. per device: last_seen, online, last heartbeat, and the `device_offline` alarm cleared;
 4. latest status per elevator (only if newer than the one kept);
-5. events into the history, and raises/clears merged into alarm records.
+5. events into the history, and raises/clears merged into alarm records (see `_merge_alarm`).
 
 Every record of the batch, new or duplicate, is durably stored once it returns, so the caller may
 acknowledge all of them. Times are integer Unix milliseconds in the store; the API formats them.
@@ -103,7 +103,9 @@ CREATE TABLE IF NOT EXISTS alarms (
     floor INTEGER,
     fault_code INTEGER
 );
-CREATE UNIQUE INDEX IF NOT EXISTS alarms_one_active ON alarms (device_id, type) WHERE cleared_ms IS NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS alarms_by_raise ON alarms (device_id, type, raise_epoch, raise_seq);
+CREATE UNIQUE INDEX IF NOT EXISTS alarms_one_offline ON alarms (device_id, type)
+    WHERE cleared_ms IS NULL AND raise_epoch IS NULL;
 CREATE INDEX IF NOT EXISTS alarms_by_time ON alarms (raised_ms);
 """
 
@@ -349,61 +351,75 @@ class Store(abc.ABC):
             )
 
     def _merge_alarm(self, cur: Any, r: RecordRow, res: CommitResult) -> None:
-        """A raise opens an alarm record, its clear closes the same record.
+        """Each raise is one alarm record; the next event of the same type in the same stream (in
+        seq order) closes it: its clear, or, should the detector raise again first, that raise.
 
-        Frames of one stream may commit out of order (resends, several collectors): a clear that
-        finds no open alarm stays in the event history, and the raise that arrives later finds it
-        there and is stored already cleared.
+        Defined on seq order, not arrival order, so frames committed out of order (re-sends, gaps,
+        several collectors) give the same alarms: whichever of a raise and its clear is stored
+        second finds the other in the event history. A raise or clear from a newer stream of the
+        device also closes what an older stream left open (its clear was lost with that outbox).
         """
         e = r.event
         assert e is not None
-        if e.action == "raise":
+        key = (r.device_id, r.epoch, e.type)
+        cur.execute(
+            self.q(
+                "SELECT seq, action, time_ms FROM events WHERE device_id = ? AND epoch = ? AND type = ? "
+                "AND seq < ? ORDER BY seq DESC LIMIT 1"
+            ),
+            (*key, r.seq),
+        )
+        prev = cur.fetchone()
+        if prev is not None and prev[1] == "raise":
+            # this event closes the alarm of the raise before it (unless a nearer event already did)
             cur.execute(
                 self.q(
-                    "SELECT seq, time_ms FROM events WHERE device_id = ? AND epoch = ? AND type = ? "
-                    "AND action = 'clear' AND seq > ? ORDER BY seq LIMIT 1"
+                    "UPDATE alarms SET cleared_ms = ?, clear_seq = ? WHERE device_id = ? AND raise_epoch = ? "
+                    "AND type = ? AND raise_seq = ? AND (clear_seq IS NULL OR clear_seq > ?)"
                 ),
-                (r.device_id, r.epoch, e.type, r.seq),
+                (r.time_ms, r.seq, *key, prev[0], r.seq),
             )
-            clear = cur.fetchone()
-            if clear is not None:
-                cur.execute(
-                    self.q(
-                        "SELECT 1 FROM events WHERE device_id = ? AND epoch = ? AND type = ? AND action = 'raise' "
-                        "AND seq > ? AND seq < ? LIMIT 1"
-                    ),
-                    (r.device_id, r.epoch, e.type, r.seq, clear[0]),
-                )
-                if cur.fetchone() is not None:
-                    clear = None
-            cols = (
+            res.alarms_cleared += cur.rowcount if e.action == "clear" else 0
+        elif e.action == "clear":
+            res.orphan_clears += 1  # its raise is not stored yet; the raise will find this clear
+        cur.execute(
+            self.q(
+                "UPDATE alarms SET cleared_ms = ? WHERE device_id = ? AND type = ? AND cleared_ms IS NULL "
+                "AND raise_epoch IS NOT NULL AND raise_epoch <> ? AND raised_ms <= ?"
+            ),
+            (r.time_ms, r.device_id, e.type, r.epoch, r.time_ms),
+        )
+        if e.action != "raise":
+            return
+        cur.execute(
+            self.q(
+                "SELECT seq, time_ms FROM events WHERE device_id = ? AND epoch = ? AND type = ? "
+                "AND seq > ? ORDER BY seq LIMIT 1"
+            ),
+            (*key, r.seq),
+        )
+        nxt = cur.fetchone()
+        cur.execute(
+            self.q(
                 "INSERT INTO alarms (device_id, type, raised_ms, cleared_ms, received_ms, raise_epoch, raise_seq, "
-                "clear_seq, floor, fault_code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            )
-            base = (r.device_id, e.type, r.time_ms)
-            tail = (r.received_ms, r.epoch, r.seq)
-            if clear is not None:
-                cur.execute(self.q(cols), (*base, clear[1], *tail, clear[0], e.floor, e.fault_code))
-                res.alarms_raised += 1
-                res.alarms_cleared += 1
-            else:
-                cur.execute(
-                    self.q(cols + " ON CONFLICT (device_id, type) WHERE cleared_ms IS NULL DO NOTHING"),
-                    (*base, None, *tail, None, e.floor, e.fault_code),
-                )
-                res.alarms_raised += cur.rowcount
-        else:
-            cur.execute(
-                self.q(
-                    "UPDATE alarms SET cleared_ms = ?, clear_seq = ? WHERE device_id = ? AND type = ? "
-                    "AND cleared_ms IS NULL AND (raise_epoch IS NULL OR raise_epoch <> ? OR raise_seq < ?)"
-                ),
-                (r.time_ms, r.seq, r.device_id, e.type, r.epoch, r.seq),
-            )
-            if cur.rowcount:
-                res.alarms_cleared += cur.rowcount
-            else:
-                res.orphan_clears += 1
+                "clear_seq, floor, fault_code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+            ),
+            (
+                r.device_id,
+                e.type,
+                r.time_ms,
+                nxt[1] if nxt else None,
+                r.received_ms,
+                r.epoch,
+                r.seq,
+                nxt[0] if nxt else None,
+                e.floor,
+                e.fault_code,
+            ),
+        )
+        res.alarms_raised += cur.rowcount
+        if nxt is not None and cur.rowcount:
+            res.alarms_cleared += 1
 
     # --- presence --------------------------------------------------------------------------
     async def presence(self, device_id: str, online: bool, at_ms: int) -> None:
@@ -451,7 +467,7 @@ class Store(abc.ABC):
                 cur.execute(
                     self.q(
                         "INSERT INTO alarms (device_id, type, raised_ms, received_ms) VALUES (?, ?, ?, ?) "
-                        "ON CONFLICT (device_id, type) WHERE cleared_ms IS NULL DO NOTHING"
+                        "ON CONFLICT (device_id, type) WHERE cleared_ms IS NULL AND raise_epoch IS NULL DO NOTHING"
                     ),
                     (device_id, OFFLINE_ALARM, ref + silence_ms, now_ms),
                 )

@@ -38,9 +38,16 @@ class CollectorProcess:
         self.starts = 0
 
     def start(self) -> CollectorProcess:
+        return self.launch().wait_ready()
+
+    def launch(self) -> CollectorProcess:
         self.starts += 1
         log = open(self.workdir / f"collector-{self.name}-{self.starts}.log", "wb")
         self.proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT, cwd=os.getcwd())
+        return self
+
+    def wait_ready(self) -> CollectorProcess:
+        assert self.proc is not None
         wait_for(lambda: self.metrics_text() is not None or self.proc.poll() is not None, 20, what="collector up")
         assert self.proc.poll() is None, self.log()
         wait_for(lambda: "collector_mqtt_connected 1" in (self.metrics_text() or ""), 20, what="collector connected")

@@ -155,3 +155,17 @@ class Publisher:
             await self._connected.wait()
         assert self._client is not None
         await asyncio.gather(*(self._client.publish(topic, p, qos=1, retain=retain) for p in payloads))
+
+
+def mixed(n: int, start_seq: int = 1, mono0_ms: int = 10_000) -> list[frames.Record]:
+    """Status records with an alarm_button raise and its clear every 40 records."""
+    out = []
+    for i in range(n):
+        seq, mono = start_seq + i, mono0_ms + 100 * i
+        if seq % 40 == 5:
+            out.append(event(seq, mono, "alarm_button", Action.RAISE))
+        elif seq % 40 == 25:
+            out.append(event(seq, mono, "alarm_button", Action.CLEAR))
+        else:
+            out.append(status(seq, mono, floor=1 + seq % 10))
+    return out

@@ -145,3 +145,41 @@ async def test_events_since(store: Store) -> None:
     since = batch[2].time_ms
     got = await store.events("lift-1", since_ms=since)
     assert [e["seq"] for e in got] == [3, 4]
+
+
+async def test_alarms_do_not_depend_on_arrival_order(store: Store) -> None:
+    """R1 C1 R2 C2 committed in every one of the 24 orders gives the same two closed alarms."""
+    import itertools
+
+    evs = [
+        event(5, 5000, "alarm_button", Action.RAISE),
+        event(25, 25000, "alarm_button", Action.CLEAR),
+        event(45, 45000, "alarm_button", Action.RAISE),
+        event(65, 65000, "alarm_button", Action.CLEAR),
+    ]
+    expected = [(evs[0].wall_ms, evs[1].wall_ms), (evs[2].wall_ms, evs[3].wall_ms)]
+    for i, order in enumerate(itertools.permutations(evs)):
+        device = f"perm-{i}"
+        await store.add_device(device, device, NOW_MS)
+        for ev in order:
+            await store.commit(rows(device, 1, [ev]))
+        got = sorted((a.raised_ms, a.cleared_ms) for a in await store.alarms(device_id=device))
+        assert got == expected, [e.seq for e in order]
+
+
+async def test_a_repeated_raise_closes_the_previous_alarm(store: Store) -> None:
+    await store.add_device("lift-1", "lift-1", NOW_MS)
+    r1, r2 = event(1, 1000, "door_open_too_long", Action.RAISE), event(2, 2000, "door_open_too_long", Action.RAISE)
+    await store.commit(rows("lift-1", 1, [r2]))
+    await store.commit(rows("lift-1", 1, [r1]))
+    first, second = sorted(await store.alarms(), key=lambda a: a.raised_ms)
+    assert first.cleared_ms == r2.wall_ms and second.cleared_ms is None
+
+
+async def test_a_new_stream_closes_what_the_old_one_left_open(store: Store) -> None:
+    await store.add_device("lift-1", "lift-1", NOW_MS)
+    await store.commit(rows("lift-1", 1, [event(9, 1000, "entrapment", Action.RAISE)]))
+    newer = event(1, 9000, "entrapment", Action.RAISE)
+    await store.commit(rows("lift-1", 2, [newer]))  # the gateway's outbox was recreated
+    old, new = sorted(await store.alarms(), key=lambda a: a.raised_ms)
+    assert old.cleared_ms == newer.wall_ms and new.cleared_ms is None
