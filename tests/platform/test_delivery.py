@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import json
 from collections.abc import AsyncIterator
 
@@ -32,7 +34,9 @@ def test_backoff_is_exponential_capped_and_jittered(attempt: int, rand: float, e
 
 async def test_webhook_retried_until_accepted_with_the_same_idempotency_key(sqlite_url: str) -> None:
     port = free_port()
-    hooks = WebhookConfig(rescue_centre_url=f"http://127.0.0.1:{port}/centre", retry_base_s=2, max_attempts=5)
+    hooks = WebhookConfig(
+        rescue_centre_url=f"http://127.0.0.1:{port}/centre", retry_base_s=2, max_attempts=5, secret="hmac-secret"
+    )
     clock = Clock(T0 + 100_000)
     receiver = Receiver(fail_next=2)
     async with open_store(sqlite_url) as store, Platform(sqlite_url, PlatformConfig(webhooks=hooks), clock) as p:
@@ -55,6 +59,8 @@ async def test_webhook_retried_until_accepted_with_the_same_idempotency_key(sqli
         headers, body = receiver.got[0]
         assert headers["Idempotency-Key"].startswith("RC-1:opened:rescue_centre")
         assert body["event"] == "rescue.opened" and body["case"]["status"] == "01"
+        raw = json.dumps(body, ensure_ascii=False).encode()
+        assert headers["X-Signature"] == "sha256=" + hmac.new(b"hmac-secret", raw, hashlib.sha256).hexdigest()
         (row,) = await p.db.run(lambda cur: list_deliveries(p.db, cur, None, 10))
         assert row["attempts"] == 4 and row["sent_ms"] is not None
 
