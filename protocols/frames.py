@@ -83,7 +83,7 @@ MAX_FRAME_BYTES: int = 65_536
 _U32 = 0xFFFF_FFFF
 _U48 = (1 << 48) - 1
 _I32_MIN, _I32_MAX = -(1 << 31), (1 << 31) - 1
-_I63 = (1 << 63) - 1  # seq fits a signed 64-bit column (SQLite INTEGER, PostgreSQL bigint)
+_SEQ_MAX = (1 << 53) - 1  # exact in a JSON number / JavaScript too, and in a signed 64-bit column
 
 
 class FrameError(ValueError):
@@ -273,7 +273,7 @@ def _check_record(record: Record) -> int:
         kind = RecordKind(record.kind)
     except ValueError:
         raise FrameError("bad_kind", f"record kind {record.kind!r}") from None
-    _check_int(record.seq, 1, _I63, "seq")
+    _check_int(record.seq, 1, _SEQ_MAX, "seq")
     _check_int(record.mono_ms, 0, _U48, "mono_ms")
     _check_int(record.wall_ms, 0, _U48, "wall_ms")
     return int(kind) << 1 | (1 if record.clock_synced else 0)
@@ -322,11 +322,12 @@ def encode_ack(frame: AckFrame) -> bytes:
         raise FrameError("empty", "an ack needs at least one range")
     flat: list[int] = []
     for rng in frame.ranges:
-        if not isinstance(rng, tuple) or len(rng) != 2:
-            raise FrameError("bad_type", f"ack range {rng!r} is not a (lo, hi) pair")
-        lo = _check_int(rng[0], 1, _I63, "ack range low")
-        hi = _check_int(rng[1], lo, _I63, "ack range high")
-        flat += (lo, hi)
+        try:
+            lo_raw, hi_raw = rng
+        except (TypeError, ValueError):
+            raise FrameError("bad_type", f"ack range {rng!r} is not a (lo, hi) pair") from None
+        lo = _check_int(lo_raw, 1, _SEQ_MAX, "ack range low")
+        flat += (lo, _check_int(hi_raw, lo, _SEQ_MAX, "ack range high"))
     return _pack([_VERSION_BITS | FrameKind.ACK << 1, _check_int(frame.epoch, 0, _U32, "epoch"), flat])
 
 
@@ -340,10 +341,9 @@ def encode_presence(frame: PresenceFrame) -> bytes:
 
 def _unpack(data: bytes) -> list[Any]:
     """msgpack bytes -> the frame's top-level array; every msgpack failure becomes a FrameError."""
-    try:
-        size = len(data)
-    except TypeError:
-        raise FrameError("bad_type", f"expected bytes, got {type(data).__name__}") from None
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise FrameError("bad_type", f"expected bytes, got {type(data).__name__}")
+    size = len(data) if isinstance(data, bytes) else memoryview(data).nbytes
     if size > MAX_FRAME_BYTES:
         raise FrameError("too_large", f"{size} bytes > {MAX_FRAME_BYTES}")
     try:
@@ -441,7 +441,7 @@ def _decode_uplink(obj: list[Any]) -> UplinkFrame:
         if len(obj) < 4:
             raise FrameError("bad_shape", f"single frame has {len(obj)} fields")
         epoch, wall_ms = _unstamp(obj[1])
-        seq = _int(obj[2], 1, _I63, "seq")
+        seq = _int(obj[2], 1, _SEQ_MAX, "seq")
         mono_ms = _int(obj[3], 0, _U48, "mono_ms")
         body = _decode_body(kind, mono_ms, obj[4:], "record")
         return UplinkFrame(epoch, (Record(RecordKind(kind), seq, mono_ms, wall_ms, bool(head & 1), body),))
@@ -460,7 +460,7 @@ def _decode_uplink(obj: list[Any]) -> UplinkFrame:
             validate_device_id(device_id)
         except TopicError as exc:
             raise FrameError("bad_device_id", str(exc)) from None
-    prev_seq = _int(seq0, 1, _I63, "seq0") - 1
+    prev_seq = _int(seq0, 1, _SEQ_MAX, "seq0") - 1
     prev_mono = _int(mono0, 0, _U48, "mono0")
     if type(items) is not list or not items:
         raise FrameError("bad_shape", "batch records must be a non-empty array")
@@ -477,7 +477,7 @@ def _decode_uplink(obj: list[Any]) -> UplinkFrame:
         seq = prev_seq + (rhead >> 4) + 1
         mono_ms = prev_mono + d_mono
         wall_ms = prev_wall + d_mono + d_wall
-        if seq > _I63 or not 0 <= mono_ms <= _U48 or not 0 <= wall_ms <= _U48:
+        if seq > _SEQ_MAX or not 0 <= mono_ms <= _U48 or not 0 <= wall_ms <= _U48:
             raise FrameError("out_of_range", f"batch record {i}: seq, mono_ms or wall_ms")
         body = _decode_body(rkind, mono_ms, item[3:], f"batch record {i}")
         records.append(Record(RecordKind(rkind), seq, mono_ms, wall_ms, bool(rhead & 1), body))
@@ -512,8 +512,8 @@ def _decode_ack(obj: list[Any]) -> AckFrame:
         raise FrameError("bad_shape", "ack ranges must be a non-empty array of lo, hi pairs")
     ranges = []
     for i in range(0, len(flat), 2):
-        lo = _int(flat[i], 1, _I63, "ack range low")
-        ranges.append((lo, _int(flat[i + 1], lo, _I63, "ack range high")))
+        lo = _int(flat[i], 1, _SEQ_MAX, "ack range low")
+        ranges.append((lo, _int(flat[i + 1], lo, _SEQ_MAX, "ack range high")))
     return AckFrame(epoch, tuple(ranges))
 
 
