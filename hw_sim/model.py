@@ -87,6 +87,8 @@ class ElevatorSim:
         self._zone = spec.zone_mm
         self._height = spec.floor_height_mm
         self._top_mm = spec.landing_position_mm(spec.highest_floor)
+        self._top_index = spec.highest_floor - spec.lowest_floor
+        self._presence = spec.presence_sensor
         start_floor = spec.lobby_floor
         p0 = float(spec.landing_position_mm(start_floor))
         self._motion = Profile(0, 0, (), p0, p0)
@@ -248,18 +250,20 @@ class ElevatorSim:
 
     def true_snapshot(self) -> SignalSnapshot:
         """The noise-free state: what really happens (the labels are computed from this)."""
-        pos, v = self._pv()
+        pos, v = self._motion.at(self._now)
+        spec = self.spec
+        idx = min(max(round(pos / self._height), 0), self._top_index)
         return SignalSnapshot(
             self._now,
-            self._nearest_floor(pos),
+            spec.lowest_floor + idx,
             self._direction,
             self._running,
             round(abs(v)) if self._running else 0,
             self._door,
-            self._in_zone(pos),
+            abs(pos - idx * self._height) <= self._zone,
             self._lock,
             self._safety,
-            (len(self._car) > 0) if self.spec.presence_sensor else None,
+            (len(self._car) > 0) if self._presence else None,
             self._alarm_presses > 0,
             self._power,
             self._mode,

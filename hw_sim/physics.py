@@ -47,13 +47,10 @@ class Profile:
             return (self.p_start, 0.0) if t_ms <= self.start_ms else (self.p_end, self.v_end)
         if t_ms >= self.end_ms:
             return self.p_end, self.v_end
-        segs = self.segments
-        lo = 0
-        for i in range(len(segs) - 1, -1, -1):
-            if segs[i].t0_ms <= t_ms:
-                lo = i
-                break
-        return segs[lo].at(t_ms)
+        for seg in reversed(self.segments):
+            if seg.t0_ms <= t_ms:
+                return seg.at(t_ms)
+        return self.segments[0].at(t_ms)
 
     @property
     def direction(self) -> int:

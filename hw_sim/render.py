@@ -73,10 +73,11 @@ def _truth_on_change(sim: ElevatorSim, end_ms: int, rng: random.Random, repeat_e
     last_state = rows[0].state()
     t = 0
     next_repeat = int(rng.expovariate(1.0 / repeat_every_ms))
+    running = rows[0].running
     while t < end_ms:
         nxt = sim.next_change_ms()
         cand = end_ms if nxt is None else min(nxt, end_ms)
-        if sim.true_snapshot().running:
+        if running:
             cand = min(cand, (t // MOTION_TICK_MS + 1) * MOTION_TICK_MS)
         if next_repeat < cand:
             sim.advance(next_repeat)
@@ -84,11 +85,13 @@ def _truth_on_change(sim: ElevatorSim, end_ms: int, rng: random.Random, repeat_e
             s = sim.true_snapshot()
             rows.append(s)
             last_state = s.state()
+            running = s.running
             next_repeat = t + 1 + int(rng.expovariate(1.0 / repeat_every_ms))
             continue
         t = cand
         sim.advance(t)
         s = sim.true_snapshot()
+        running = s.running
         st = s.state()
         if st != last_state:
             rows.append(s)
