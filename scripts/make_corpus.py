@@ -96,11 +96,45 @@ def scenario_toml(
     return "\n".join(lines) + "\n"
 
 
-def make_one(out: Path, name: str, toml_text: str, period_ms: int | None) -> dict[str, Any]:
+# The event each fault must raise in its trace (None: no single event is guaranteed).
+PRIMARY: dict[str, str | None] = {
+    "trap_between_floors": "stop_outside_door_zone",
+    "trap_at_landing": None,  # entrapment needs presence for 90 s, or an alarm press
+    "power_failure": "power_failure",
+    "safety_circuit_open": "safety_circuit_open",
+    "door_open_while_running": "door_open_while_running",
+    "overspeed": "overspeed",
+    "overtravel_top": "overtravel_top",
+    "overtravel_bottom": "overtravel_bottom",
+    "run_timeout": "run_timeout",
+    "door_lock_lost": "door_lock_lost",
+    "door_reopen_repeated": "door_reopen_repeated",
+    "door_open_too_long": "door_open_too_long",
+    "controller_fault": "controller_fault",
+    "alarm_button": "alarm_button",
+    "inspection": "inspection",
+}
+END_MARGIN_MS = 30_000  # no label this close to the end, where a checker's tolerance gets cut off
+
+
+def make_one(out: Path, name: str, toml_text: str, period_ms: int | None, fault: str | None = None) -> dict[str, Any]:
+    """Render one trace; if its fault did not show (or a label falls near the end), try a longer run."""
     scen_path = out / f"{name}.scenario.toml"
-    scen_path.write_text(toml_text, encoding="utf-8")
-    scenario = load_scenario(scen_path)
-    r = render(scenario, period_ms=period_ms)
+    for attempt in range(4):
+        scen_path.write_text(toml_text, encoding="utf-8")
+        scenario = load_scenario(scen_path)
+        r = render(scenario, period_ms=period_ms)
+        raised = {lab.type for lab in r.labels if lab.action == "raise"}
+        want = PRIMARY.get(fault or "")
+        near_end = any(lab.t_ms > r.duration_ms - END_MARGIN_MS for lab in r.labels)
+        if (want is None or want in raised) and not near_end:
+            break
+        if attempt == 3:
+            raise ScenarioError(f"{name}: the fault did not produce {want!r} or labels fall at the very end")
+        longer = f"duration_s = {(scenario.duration_s or 0) + 600}"
+        toml_text = toml_text.replace(f"duration_s = {scenario.duration_s}", longer, 1)  # the top-level one
+        if want is not None and want not in raised:
+            toml_text = toml_text.replace(f"seed = {scenario.seed}", f"seed = {scenario.seed + 1}", 1)
     write_rendering(r, out / f"{name}.csv")
     return {
         "name": name,
@@ -148,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
                 seed = rng.randint(1, 10**6)
                 text = scenario_toml(building, presence, traffic, seed, at_s + tail, [inj])
                 period = None if k % 2 == 0 else (100, 50, 200)[(k // 2) % 3]
-                manifest.append({"kind": "fault", "fault": fault, **make_one(out, f"{fault}-{k}", text, period)})
+                manifest.append({"kind": "fault", "fault": fault, **make_one(out, f"{fault}-{k}", text, period, fault)})
         normal_names: list[str] = []
         left = args.hours_normal * 3600.0
         i = 0
