@@ -81,53 +81,59 @@ def replay(stream: IO[str], source: str, config: DetectorConfig) -> list[Event]:
     lineno = lines.count
     last_t = 0
     prev_rest: str | None = None
-    try:
-        for line in lines._lines:
-            lineno += 1
-            t_text, _, rest = line.partition(",")
-            if rest == prev_rest:
-                # Same state as the previous row: only its time needs checking.
-                try:
-                    t = int(t_text)
-                except ValueError:
-                    t = -1
-                if t < last_t:
-                    _check_row(line, source, lineno, last_t)
-                last_t = t
-                continue
-            state = cache.get(rest)
-            if state is None:
-                text = line.strip()
-                if not text:
-                    continue
-                if text[0] == "#":
-                    raise TraceError(source, lineno, "'#' lines are only allowed before the header")
-                try:
-                    snap = parse_row(text.split(","))
-                except ValueError as exc:
-                    raise TraceError(source, lineno, str(exc)) from None
-                t = snap.t_ms
-                if len(cache) >= _CACHE_MAX:
-                    cache.clear()
-                state = cache[rest] = snap[1:]
-            else:
-                try:
-                    t = int(t_text)
-                except ValueError:
-                    t = -1
-                if t < 0:
-                    _check_row(line, source, lineno, last_t)
+    for line in lines._lines:
+        lineno += 1
+        t_text, _, rest = line.partition(",")
+        if rest == prev_rest:
+            # Same state as the previous row: only its time needs checking.
+            try:
+                t = int(t_text)
+            except ValueError:
+                t = -1
             if t < last_t:
-                raise TraceError(source, lineno, f"t_ms goes backwards ({t} after {last_t})")
+                _check_row(line, source, lineno, last_t)
             last_t = t
-            prev_rest = rest
-            out = step(t, state)
-            if out:
-                events += out
-    except UnicodeDecodeError:
-        raise TraceError(source, lineno + 1, "not UTF-8 text") from None
+            continue
+        state = cache.get(rest)
+        if state is None:
+            text = line.strip()
+            if not text:
+                continue
+            if text[0] == "#":
+                raise TraceError(source, lineno, "'#' lines are only allowed before the header")
+            try:
+                snap = parse_row(text.split(","))
+            except ValueError as exc:
+                raise TraceError(source, lineno, str(exc)) from None
+            t = snap.t_ms
+            if len(cache) >= _CACHE_MAX:
+                cache.clear()
+            state = cache[rest] = snap[1:]
+        else:
+            try:
+                t = int(t_text)
+            except ValueError:
+                t = -1
+            if t < 0:
+                _check_row(line, source, lineno, last_t)
+        if t < last_t:
+            raise TraceError(source, lineno, f"t_ms goes backwards ({t} after {last_t})")
+        last_t = t
+        prev_rest = rest
+        out = step(t, state)
+        if out:
+            events += out
     events += detector.advance(last_t)
     return events
+
+
+def _decode(data: bytes, source: str) -> str:
+    """The trace as text; a byte that is not UTF-8 is reported with its line."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise TraceError(source, line, f"not UTF-8 text (byte 0x{data[exc.start]:02x})") from None
 
 
 def _check_row(line: str, source: str, lineno: int, last_t: int) -> None:
@@ -160,15 +166,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_detection_config(args.config) if args.config else DetectorConfig()
         if args.trace == "-":
-            stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", newline=None)
-            events = replay(stdin, "<stdin>", config)
+            source, data = "<stdin>", sys.stdin.buffer.read()
         else:
+            source = args.trace
             try:
-                f = open(args.trace, encoding="utf-8")  # noqa: SIM115 - closed below
+                with open(args.trace, "rb") as f:
+                    data = f.read()
             except OSError as exc:
                 raise ReplayError(f"{args.trace}: cannot open trace: {exc.strerror or exc}") from None
-            with f:
-                events = replay(f, args.trace, config)
+        events = replay(io.StringIO(_decode(data, source)), source, config)
     except (TraceError, ReplayError, DetectorConfigError) as exc:
         if args.debug:
             log.exception("replay failed")
