@@ -15,22 +15,28 @@ Byte 0 of the array is the *head*, one positive fixint that says what follows::
              4 batch (many records), 5 ack, 6 presence
     clock_synced: the gateway's wall clock was synchronized (0 for batch and ack)
 
-The *stamp* is a 10-byte msgpack bin that packs the stream epoch and the wall time; msgpack has
-no 6-byte integer, so this saves the 4 bytes a uint32 + uint64 pair would cost::
+The *stamp* is a msgpack bin that packs the stream position and the clocks. msgpack has no 6-byte
+integer and spends 5 bytes on any seq past 65,535; packed, a heartbeat stays within 24 bytes
+for the first 2 million records of a stream and the first year of gateway uptime::
 
-    stamp (bin 8, 10 bytes, big-endian)
-    +--------+--------+--------+--------+--------+--------+--------+--------+--------+--------+
-    |            epoch (uint32)         |                  wall_ms (uint48)                   |
-    +--------+--------+--------+--------+--------+--------+--------+--------+--------+--------+
+    stamp (bin 8: 0xc4, length, then 12..25 bytes)
+    byte  0          4                10                    10+n
+          +----------+----------------+---------------------+---------------------+
+          | epoch    | wall_ms        | seq                 | mono_ms             |
+          | u32 BE   | u48 BE         | varint, n=1..8      | varint, 1..7 bytes  |
+          +----------+----------------+---------------------+---------------------+
+    varint: unsigned LEB128, 7 bits a byte, low group first, high bit = more follows; minimal
+    (no trailing 0x80 groups), and the two varints end exactly at the end of the bin.
+    The presence stamp is the first 10 bytes only (no seq, no mono).
 
 Single record (kind 1, 2, 3), the record's body fields flattened into the frame::
 
-    [head, stamp, seq, mono_ms, *body]
+    [head, stamp(epoch, wall_ms, seq, mono_ms), *body]
 
-Batch (kind 4): the first record's seq/mono/wall are in the envelope, every record carries its
-differences to the record before it (the first: to the envelope, with seq counting from seq0 - 1)::
+Batch (kind 4): the stamp holds the first record's seq/mono/wall, every record carries its
+differences to the record before it (the first: to the stamp, with seq counting from seq0 - 1)::
 
-    [head, stamp(epoch, wall0), device_id | nil, seq0, mono0, [record, ...]]
+    [head, stamp(epoch, wall0, seq0, mono0), device_id | nil, [record, ...]]
     record = [rhead, d_mono, d_wall, *body]
     rhead  = (seq - prev_seq - 1) << 4 | kind << 1 | clock_synced     (1 byte while gaps < 8)
     d_mono = mono_ms - prev_mono_ms                                     (may be < 0 after a reboot)
@@ -58,6 +64,10 @@ Ack (collector -> agent) and presence (retained, and the agent's MQTT last will)
 
     [head, epoch, [lo, hi, lo, hi, ...]]      inclusive seq ranges, at least one
     [head, stamp(epoch, wall_ms), online]
+
+Ranges: epoch 0..2^32-1; seq 1..2^53-1 (exact as a JSON number too); mono_ms and wall_ms
+0..2^48-1; floor -2^31..2^31-1; speed_mm_s, fault_code 0..2^31-1; event wire codes of the
+catalog only. Encoding refuses values outside them with the same FrameError.
 
 Decoding is strict: anything but exactly this layout raises `FrameError` with a short reason,
 and nothing else escapes, whatever the bytes (the tests fuzz this). docs/protocol.md has the
@@ -217,10 +227,17 @@ def _check_int(value: object, lo: int, hi: int, what: str) -> int:
     return int(value)
 
 
-def _stamp(epoch: int, wall_ms: int) -> bytes:
+def _stamp(epoch: int, wall_ms: int, *counters: int) -> bytes:
+    """epoch and wall_ms fixed-width, then each counter (seq, mono_ms) as an unsigned LEB128 varint."""
     _check_int(epoch, 0, _U32, "epoch")
     _check_int(wall_ms, 0, _U48, "wall_ms")
-    return _STAMP.pack(epoch, wall_ms >> 32, wall_ms & _U32)
+    out = bytearray(_STAMP.pack(epoch, wall_ms >> 32, wall_ms & _U32))
+    for n in counters:
+        while n > 0x7F:
+            out.append(n & 0x7F | 0x80)
+            n >>= 7
+        out.append(n)
+    return bytes(out)
 
 
 def _body(record: Record) -> list[Any]:
@@ -294,7 +311,7 @@ def encode_uplink(frame: UplinkFrame) -> bytes:
     if len(records) == 1 and frame.device_id is None:
         r = records[0]
         bits = _check_record(r)
-        return _pack([_VERSION_BITS | bits, _stamp(frame.epoch, r.wall_ms), r.seq, r.mono_ms, *_body(r)])
+        return _pack([_VERSION_BITS | bits, _stamp(frame.epoch, r.wall_ms, r.seq, r.mono_ms), *_body(r)])
     device_id = frame.device_id
     if device_id is not None:
         try:
@@ -314,7 +331,7 @@ def encode_uplink(frame: UplinkFrame) -> bytes:
         out.append([gap << 4 | bits, d_mono, r.wall_ms - prev_wall - d_mono, *_body(r)])
         prev_seq, prev_mono, prev_wall = r.seq, r.mono_ms, r.wall_ms
     head = _VERSION_BITS | FrameKind.BATCH << 1
-    return _pack([head, _stamp(frame.epoch, first.wall_ms), device_id, first.seq, first.mono_ms, out])
+    return _pack([head, _stamp(frame.epoch, first.wall_ms, first.seq, first.mono_ms), device_id, out])
 
 
 def encode_ack(frame: AckFrame) -> bytes:
@@ -381,10 +398,39 @@ def _int(value: object, lo: int, hi: int, what: str) -> int:
 
 
 def _unstamp(stamp: object) -> tuple[int, int]:
+    """The 10-byte stamp of a presence frame: (epoch, wall_ms)."""
     if type(stamp) is not bytes or len(stamp) != _STAMP.size:
         raise FrameError("bad_type", "stamp must be 10 bytes")
     epoch, hi, lo = _STAMP.unpack(stamp)
     return epoch, hi << 32 | lo
+
+
+def _unstamp_record(stamp: object) -> tuple[int, int, int, int]:
+    """An uplink stamp: (epoch, wall_ms, seq, mono_ms); varints must be minimal and fill it exactly."""
+    if type(stamp) is not bytes or not 12 <= len(stamp) <= 25:
+        raise FrameError("bad_type", "stamp must be 12 to 25 bytes")
+    epoch, hi, lo = _STAMP.unpack_from(stamp)
+    pos = 10
+    end = len(stamp)
+    counters = []
+    for _ in (0, 1):
+        n = shift = 0
+        while True:
+            if pos == end:
+                raise FrameError("bad_stamp", "stamp ends inside a varint")
+            byte = stamp[pos]
+            pos += 1
+            n |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                break
+            shift += 7
+        if byte == 0 and shift:
+            raise FrameError("bad_stamp", "varint is not minimal")
+        counters.append(n)
+    if pos != end:
+        raise FrameError("bad_stamp", f"{end - pos} bytes after the stamp's varints")
+    seq, mono_ms = counters
+    return epoch, hi << 32 | lo, _int(seq, 1, _SEQ_MAX, "seq"), _int(mono_ms, 0, _U48, "mono_ms")
 
 
 def _decode_body(kind: int, mono_ms: int, f: list[Any], what: str) -> SignalSnapshot | Event | Heartbeat:
@@ -438,21 +484,19 @@ def _decode_uplink(obj: list[Any]) -> UplinkFrame:
     head = obj[0]
     kind = (head >> 1) & 7
     if kind in (1, 2, 3):
-        if len(obj) < 4:
+        if len(obj) < 2:
             raise FrameError("bad_shape", f"single frame has {len(obj)} fields")
-        epoch, wall_ms = _unstamp(obj[1])
-        seq = _int(obj[2], 1, _SEQ_MAX, "seq")
-        mono_ms = _int(obj[3], 0, _U48, "mono_ms")
-        body = _decode_body(kind, mono_ms, obj[4:], "record")
+        epoch, wall_ms, seq, mono_ms = _unstamp_record(obj[1])
+        body = _decode_body(kind, mono_ms, obj[2:], "record")
         return UplinkFrame(epoch, (Record(RecordKind(kind), seq, mono_ms, wall_ms, bool(head & 1), body),))
     if kind != FrameKind.BATCH:
         raise FrameError("bad_kind", f"frame kind {kind} is not an uplink frame")
     if head & 1:
         raise FrameError("bad_value", "batch head has the clock_synced bit set")
-    if len(obj) != 6:
-        raise FrameError("bad_shape", f"batch frame has {len(obj)} fields, expected 6")
-    _, stamp, device_id, seq0, mono0, items = obj
-    epoch, prev_wall = _unstamp(stamp)
+    if len(obj) != 4:
+        raise FrameError("bad_shape", f"batch frame has {len(obj)} fields, expected 4")
+    _, stamp, device_id, items = obj
+    epoch, prev_wall, seq0, prev_mono = _unstamp_record(stamp)
     if device_id is not None:
         if type(device_id) is not str:
             raise FrameError("bad_type", "device_id must be a string or nil")
@@ -460,8 +504,7 @@ def _decode_uplink(obj: list[Any]) -> UplinkFrame:
             validate_device_id(device_id)
         except TopicError as exc:
             raise FrameError("bad_device_id", str(exc)) from None
-    prev_seq = _int(seq0, 1, _SEQ_MAX, "seq0") - 1
-    prev_mono = _int(mono0, 0, _U48, "mono0")
+    prev_seq = seq0 - 1
     if type(items) is not list or not items:
         raise FrameError("bad_shape", "batch records must be a non-empty array")
     records = []

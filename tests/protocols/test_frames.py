@@ -50,14 +50,14 @@ GOLDEN: list[tuple[str, UplinkFrame, str]] = [
     (
         "status",
         UplinkFrame(EPOCH, (status(5000, IDLE, WALL + 123),)),
-        "9813c40a5eed123401a1ee565e7bcd1388ce0f73147b03007800",
+        "9613c4105eed123401a1ee565e7b8827fba8cc7b03007800",
     ),
     (
         "heartbeat",
         UplinkFrame(
             EPOCH, (Record(RecordKind.HEARTBEAT, 5001, 259_260_000, WALL + 60_000, True, Heartbeat(259_260, 0, True)),)
         ),
-        "9617c40a5eed123401a1ee574860cd1389ce0f73fe600100",
+        "9417c4105eed123401a1ee5748608927e0fccf7b0100",
     ),
     (
         "event",
@@ -74,7 +74,7 @@ GOLDEN: list[tuple[str, UplinkFrame, str]] = [
                 ),
             ),
         ),
-        "9814c40a5eed123401a1ee57e4a0cd138ace0f749aa010cd01f404cd1006",
+        "9614c4105eed123401a1ee57e4a08a27a0b5d27b10cd01f404cd1006",
     ),
     (
         "batch",
@@ -94,8 +94,8 @@ GOLDEN: list[tuple[str, UplinkFrame, str]] = [
             ),
             "lift-07",
         ),
-        "9618c40a5eed123401a1ee565e7ba76c6966742d303707ce0f73147b9397030000030078009703cd036d0004cd05dccd04730097"
-        "156401176404c0",
+        "9418c40f5eed123401a1ee565e7b07fba8cc7ba76c6966742d30379397030000030078009703cd036d0004cd05dccd047300971564"
+        "01176404c0",
     ),
 ]
 GOLDEN_ACK = (AckFrame(EPOCH, ((1, 100), (105, 70000))), "931ace5eed123494016469ce00011170")
@@ -120,13 +120,30 @@ def test_golden_ack_and_presence() -> None:
     assert decode_presence(bytes.fromhex(presence_hex)) == presence
 
 
+def leb128(n: int) -> bytes:
+    """Unsigned LEB128, written independently of the codec."""
+    groups = [(n >> shift) & 0x7F for shift in range(0, max(n.bit_length(), 1), 7)]
+    return bytes([g | 0x80 for g in groups[:-1]] + [groups[-1]])
+
+
+def stamp(seq: int = 5, mono_ms: int = 1000, epoch: int = EPOCH, wall_ms: int = WALL) -> bytes:
+    return epoch.to_bytes(4, "big") + wall_ms.to_bytes(6, "big") + leb128(seq) + leb128(mono_ms)
+
+
+ST = stamp()
+
+
+def test_leb128_helper() -> None:
+    assert leb128(0) == b"\x00" and leb128(127) == b"\x7f" and leb128(300) == b"\xac\x02"
+
+
 def test_golden_status_is_positional_msgpack() -> None:
-    """The layout the docstring draws: [head, stamp, seq, mono_ms, floor, speed, bits, fault]."""
+    """The layout the docstring draws: [head, stamp(epoch, wall, seq, mono), floor, speed, bits, fault]."""
     obj = msgpack.unpackb(bytes.fromhex(GOLDEN[0][2]))
-    head, stamp, seq, mono, floor, speed, bits, fault = obj
+    head, stamp_bytes, floor, speed, bits, fault = obj
     assert head == 1 << 4 | 1 << 1 | 1
-    assert stamp == EPOCH.to_bytes(4, "big") + (WALL + 123).to_bytes(6, "big")
-    assert (seq, mono, floor, speed, fault) == (5000, IDLE.t_ms, 3, 0, 0)
+    assert stamp_bytes == stamp(5000, IDLE.t_ms, wall_ms=WALL + 123)
+    assert (floor, speed, fault) == (3, 0, 0)
     assert bits == 8 | 16 | 32 | 64  # door_zone, door_lock, safety_circuit, power
 
 
@@ -377,7 +394,16 @@ def test_fuzz_well_formed_msgpack_of_wrong_shape(obj: object) -> None:
 
 
 @fuzz(1500)
-@given(st.lists(st.integers(-(2**63), 2**64 - 1) | st.none() | st.booleans() | st.binary(max_size=12), max_size=9))
+@given(
+    st.lists(
+        st.integers(-(2**63), 2**64 - 1)
+        | st.none()
+        | st.booleans()
+        | st.binary(max_size=26)
+        | st.sampled_from([ST, ST[:10], stamp(2**40, 2**40)]),
+        max_size=7,
+    )
+)
 def test_fuzz_frame_shaped_arrays(tail: list[object]) -> None:
     """Arrays that start with a valid head: exercises the field checks rather than the version check."""
     for head in (0x12, 0x13, 0x14, 0x17, 0x18, 0x1A, 0x1D):
@@ -408,9 +434,8 @@ def test_fuzz_seeded_mutations_of_golden_frames() -> None:
 
 # --- strict decoding, case by case ---------------------------------------------------------------
 
-STAMP = EPOCH.to_bytes(4, "big") + WALL.to_bytes(6, "big")
-GOOD_STATUS = [0x13, STAMP, 5, 1000, 3, 0, 0x78, 0]
-GOOD_BATCH = [0x18, STAMP, None, 5, 1000, [[3, 0, 0, 3, 0, 0x78, 0], [3, 100, 0, 3, 0, 0x78, 0]]]
+GOOD_STATUS = [0x13, ST, 3, 0, 0x78, 0]
+GOOD_BATCH = [0x18, ST, None, [[3, 0, 0, 3, 0, 0x78, 0], [3, 100, 0, 3, 0, 0x78, 0]]]
 
 
 def test_the_hand_built_frames_are_valid() -> None:
@@ -431,52 +456,64 @@ BAD_UPLINKS: list[tuple[str, object, str]] = [
     ("version 0", replace(GOOD_STATUS, 0, 0x03), "bad_version"),
     ("head is a string", replace(GOOD_STATUS, 0, "x"), "bad_type"),
     ("head is a bool", replace(GOOD_STATUS, 0, True), "bad_type"),
+    ("head is negative", replace(GOOD_STATUS, 0, -13), "bad_version"),
     ("ack kind on the uplink", replace(GOOD_STATUS, 0, 0x1A), "bad_kind"),
+    ("presence kind on the uplink", replace(GOOD_STATUS, 0, 0x1D), "bad_kind"),
     ("kind 0", replace(GOOD_STATUS, 0, 0x10), "bad_kind"),
     ("kind 7", replace(GOOD_STATUS, 0, 0x1E), "bad_kind"),
-    ("stamp too short", replace(GOOD_STATUS, 1, STAMP[:9]), "bad_type"),
-    ("stamp is a string", replace(GOOD_STATUS, 1, "0123456789"), "bad_type"),
-    ("seq negative", replace(GOOD_STATUS, 2, -1), "out_of_range"),
-    ("seq zero", replace(GOOD_STATUS, 2, 0), "out_of_range"),
-    ("seq above 2^53 - 1", replace(GOOD_STATUS, 2, 2**53), "out_of_range"),
-    ("seq is a float", replace(GOOD_STATUS, 2, 5.0), "bad_type"),
-    ("mono negative", replace(GOOD_STATUS, 3, -5), "out_of_range"),
+    ("stamp without varints", replace(GOOD_STATUS, 1, ST[:10]), "bad_type"),
+    ("stamp is a string", replace(GOOD_STATUS, 1, "0123456789ab"), "bad_type"),
+    ("stamp is an int", replace(GOOD_STATUS, 1, 5), "bad_type"),
+    ("stamp ends inside a varint", replace(GOOD_STATUS, 1, ST[:10] + b"\x05\x80"), "bad_stamp"),
+    ("stamp with a byte after the varints", replace(GOOD_STATUS, 1, ST + b"\x00"), "bad_stamp"),
+    ("stamp with a non-minimal varint", replace(GOOD_STATUS, 1, ST[:10] + b"\x85\x00\x01"), "bad_stamp"),
+    ("stamp over 25 bytes", replace(GOOD_STATUS, 1, ST[:10] + b"\x81" * 15 + b"\x01"), "bad_type"),
+    ("seq zero", replace(GOOD_STATUS, 1, stamp(seq=0)), "out_of_range"),
+    ("seq above 2^53 - 1", replace(GOOD_STATUS, 1, stamp(seq=2**53)), "out_of_range"),
+    ("mono past 2^48 - 1", replace(GOOD_STATUS, 1, stamp(mono_ms=2**48)), "out_of_range"),
     ("missing field", GOOD_STATUS[:-1], "bad_shape"),
     ("extra field", [*GOOD_STATUS, 0], "bad_shape"),
-    ("envelope only", GOOD_STATUS[:3], "bad_shape"),
-    ("floor is a bool", replace(GOOD_STATUS, 4, True), "bad_type"),
-    ("floor beyond int32", replace(GOOD_STATUS, 4, 2**31), "out_of_range"),
-    ("speed negative", replace(GOOD_STATUS, 5, -1), "out_of_range"),
-    ("status bits too wide", replace(GOOD_STATUS, 6, 1 << 14), "out_of_range"),
-    ("direction code 3", replace(GOOD_STATUS, 6, 0x78 | 6), "out_of_range"),
-    ("occupied code 3", replace(GOOD_STATUS, 6, 0x78 | 3 << 9), "out_of_range"),
-    ("status bits negative", replace(GOOD_STATUS, 6, -1), "out_of_range"),
-    ("fault code negative", replace(GOOD_STATUS, 7, -1), "out_of_range"),
-    ("unknown event wire code", [0x14, STAMP, 5, 1000, 3 << 1, 0, None, None], "unknown_event"),
-    ("event wire code 0", [0x14, STAMP, 5, 1000, 0, 0, None, None], "unknown_event"),
-    ("event code past one byte", [0x14, STAMP, 5, 1000, 512, 0, None, None], "out_of_range"),
-    ("event time before 0", [0x14, STAMP, 5, 1000, 22, 1001, None, None], "out_of_range"),
-    ("event floor is a string", [0x14, STAMP, 5, 1000, 22, 0, "4", None], "bad_type"),
-    ("event fault negative", [0x14, STAMP, 5, 1000, 16, 0, None, -1], "out_of_range"),
-    ("event missing field", [0x14, STAMP, 5, 1000, 22, 0, None], "bad_shape"),
-    ("heartbeat extra field", [0x17, STAMP, 5, 1000, 1, 0, 0], "bad_shape"),
-    ("heartbeat uptime negative", [0x17, STAMP, 5, 1000, 1, 2], "out_of_range"),
-    ("heartbeat depth negative", [0x17, STAMP, 5, 1000, -2, 0], "out_of_range"),
+    ("envelope only", GOOD_STATUS[:2], "bad_shape"),
+    ("head only", GOOD_STATUS[:1], "bad_shape"),
+    ("floor is a bool", replace(GOOD_STATUS, 2, True), "bad_type"),
+    ("floor is a float", replace(GOOD_STATUS, 2, 3.0), "bad_type"),
+    ("floor beyond int32", replace(GOOD_STATUS, 2, 2**31), "out_of_range"),
+    ("speed negative", replace(GOOD_STATUS, 3, -1), "out_of_range"),
+    ("status bits too wide", replace(GOOD_STATUS, 4, 1 << 14), "out_of_range"),
+    ("direction code 3", replace(GOOD_STATUS, 4, 0x78 | 6), "out_of_range"),
+    ("occupied code 3", replace(GOOD_STATUS, 4, 0x78 | 3 << 9), "out_of_range"),
+    ("status bits negative", replace(GOOD_STATUS, 4, -1), "out_of_range"),
+    ("status bits nil", replace(GOOD_STATUS, 4, None), "bad_type"),
+    ("fault code negative", replace(GOOD_STATUS, 5, -1), "out_of_range"),
+    ("unknown event wire code", [0x14, ST, 3 << 1, 0, None, None], "unknown_event"),
+    ("event wire code 0", [0x14, ST, 0, 0, None, None], "unknown_event"),
+    ("event code past one byte", [0x14, ST, 512, 0, None, None], "out_of_range"),
+    ("event time before 0", [0x14, ST, 22, 1001, None, None], "out_of_range"),
+    ("event floor is a string", [0x14, ST, 22, 0, "4", None], "bad_type"),
+    ("event fault negative", [0x14, ST, 16, 0, None, -1], "out_of_range"),
+    ("event missing field", [0x14, ST, 22, 0, None], "bad_shape"),
+    ("heartbeat extra field", [0x17, ST, 1, 0, 0], "bad_shape"),
+    ("heartbeat uptime negative", [0x17, ST, 1, 2], "out_of_range"),
+    ("heartbeat depth negative", [0x17, ST, -2, 0], "out_of_range"),
     ("batch with synced bit", replace(GOOD_BATCH, 0, 0x19), "bad_value"),
-    ("batch missing records", GOOD_BATCH[:5], "bad_shape"),
-    ("batch with no records", replace(GOOD_BATCH, 5, []), "bad_shape"),
-    ("batch records not an array", replace(GOOD_BATCH, 5, {"a": 1}), "bad_shape"),
+    ("batch missing records", GOOD_BATCH[:3], "bad_shape"),
+    ("batch with no records", replace(GOOD_BATCH, 3, []), "bad_shape"),
+    ("batch records not an array", replace(GOOD_BATCH, 3, {"a": 1}), "bad_shape"),
     ("batch device id with '/'", replace(GOOD_BATCH, 2, "a/b"), "bad_device_id"),
+    ("batch device id with '+'", replace(GOOD_BATCH, 2, "+"), "bad_device_id"),
+    ("batch device id empty", replace(GOOD_BATCH, 2, ""), "bad_device_id"),
     ("batch device id too long", replace(GOOD_BATCH, 2, "d" * 65), "bad_device_id"),
     ("batch device id is bytes", replace(GOOD_BATCH, 2, b"lift"), "bad_type"),
-    ("batch seq0 zero", replace(GOOD_BATCH, 3, 0), "out_of_range"),
-    ("batch record kind batch", replace(GOOD_BATCH, 5, [[9, 0, 0, 3, 0, 0x78, 0]]), "bad_kind"),
-    ("batch record head negative", replace(GOOD_BATCH, 5, [[-1, 0, 0, 3, 0, 0x78, 0]]), "bad_type"),
-    ("batch record delta is nil", replace(GOOD_BATCH, 5, [[3, None, 0, 3, 0, 0x78, 0]]), "bad_type"),
-    ("batch mono below 0", replace(GOOD_BATCH, 5, [[3, -1001, 0, 3, 0, 0x78, 0]]), "out_of_range"),
-    ("batch wall past 2^48", replace(GOOD_BATCH, 5, [[3, 0, 2**48, 3, 0, 0x78, 0]]), "out_of_range"),
-    ("batch record too short", replace(GOOD_BATCH, 5, [[3, 0]]), "bad_shape"),
-    ("batch record body short", replace(GOOD_BATCH, 5, [[3, 0, 0, 3, 0, 0x78]]), "bad_shape"),
+    ("batch seq0 zero", replace(GOOD_BATCH, 1, stamp(seq=0)), "out_of_range"),
+    ("batch record kind batch", replace(GOOD_BATCH, 3, [[9, 0, 0, 3, 0, 0x78, 0]]), "bad_kind"),
+    ("batch record head negative", replace(GOOD_BATCH, 3, [[-1, 0, 0, 3, 0, 0x78, 0]]), "bad_type"),
+    ("batch record delta is nil", replace(GOOD_BATCH, 3, [[3, None, 0, 3, 0, 0x78, 0]]), "bad_type"),
+    ("batch mono below 0", replace(GOOD_BATCH, 3, [[3, -1001, 0, 3, 0, 0x78, 0]]), "out_of_range"),
+    ("batch wall past 2^48", replace(GOOD_BATCH, 3, [[3, 0, 2**48, 3, 0, 0x78, 0]]), "out_of_range"),
+    ("batch seq past 2^53", replace(GOOD_BATCH, 3, [[(2**53) << 4 | 3, 0, 0, 3, 0, 0x78, 0]]), "out_of_range"),
+    ("batch record too short", replace(GOOD_BATCH, 3, [[3, 0]]), "bad_shape"),
+    ("batch record not an array", replace(GOOD_BATCH, 3, [7]), "bad_shape"),
+    ("batch record body short", replace(GOOD_BATCH, 3, [[3, 0, 0, 3, 0, 0x78]]), "bad_shape"),
     ("batch extra field", [*GOOD_BATCH, None], "bad_shape"),
 ]
 
@@ -490,7 +527,7 @@ def test_strict_uplink(case: str, obj: object, reason: str) -> None:
 
 def test_every_unknown_wire_code_is_refused() -> None:
     for wire in range(256):
-        data = msgpack.packb([0x14, STAMP, 5, 1000, wire << 1, 0, None, None])
+        data = msgpack.packb([0x14, ST, wire << 1, 0, None, None])
         if wire in BY_WIRE:
             body = decode_uplink(data).records[0].body
             assert isinstance(body, Event) and body.type == BY_WIRE[wire].name
@@ -513,7 +550,7 @@ def test_every_unknown_wire_code_is_refused() -> None:
         ("array header claiming 2^32 items", b"\xdd\xff\xff\xff\xff", "not_msgpack"),
         ("over MAX_FRAME_BYTES", b"\x00" * (MAX_FRAME_BYTES + 1), "too_large"),
         ("a str, not bytes", "9813", "bad_type"),
-        ("an ext type", msgpack.packb([0x13, msgpack.ExtType(5, b"0123456789"), 5, 1000, 3, 0, 0x78, 0]), "bad_type"),
+        ("an ext type", msgpack.packb([0x13, msgpack.ExtType(5, ST), 3, 0, 0x78, 0]), "bad_type"),
     ],
 )
 def test_strict_bytes(case: str, data: bytes, reason: str) -> None:
@@ -551,8 +588,9 @@ def test_strict_ack(case: str, obj: object, reason: str) -> None:
     ("case", "obj", "reason"),
     [
         ("ack head", [0x1A, 1, [1, 2]], "bad_kind"),
-        ("online as int", [0x1D, STAMP, 1], "bad_type"),
-        ("missing online", [0x1D, STAMP], "bad_shape"),
+        ("online as int", [0x1D, ST[:10], 1], "bad_type"),
+        ("missing online", [0x1D, ST[:10]], "bad_shape"),
+        ("uplink stamp on presence", [0x1D, ST, True], "bad_type"),
         ("stamp as int", [0x1D, 5, True], "bad_type"),
     ],
 )
