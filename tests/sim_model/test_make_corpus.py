@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ from protocols.signals import TraceReader
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "make_corpus.py"
 
 
-def _load_script():  # type: ignore[no-untyped-def]
+def _load_script() -> Any:
     spec = importlib.util.spec_from_file_location("make_corpus", SCRIPT)
     assert spec and spec.loader
     mod = importlib.util.module_from_spec(spec)
