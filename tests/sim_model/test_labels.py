@@ -148,7 +148,7 @@ def test_door_reopen_repeated_counts_openings_while_standing() -> None:
     rows = timeline(200_000, *steps)
     assert labels(rows) == [(46_300, "door_reopen_repeated", "raise"), (112_000, "door_reopen_repeated", "clear")]
     # a run in between restarts the count: no raise
-    run = [
+    run: list[tuple[int, dict[str, Any]]] = [
         (22_500, {"door": Door.CLOSED, "door_lock": True}),
         (23_000, {"running": True}),
         (24_000, {"running": False}),
