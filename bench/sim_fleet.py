@@ -133,6 +133,7 @@ def run_size(n: int, window_s: float, rate_hz: float) -> dict[str, float]:
         "lag_max_ms": max((w.get("lag_ms_max", 0.0) for w in window), default=float("nan")),
         "req_per_s": round(sum(w["requests_per_s"] for w in window) / max(1, len(window))),
         "rss_mb": max((w["rss_mb"] for w in window), default=float("nan")),
+        "cpu_pct": round(sum(w["cpu_pct"] for w in window) / max(1, len(window))),
         "poll_p99_ms": round(lat[int(0.99 * (len(lat) - 1))], 1),
         "timeouts": stats.timeouts + stats.errors,
         "rate_ok": stats.polls / expected,
@@ -147,9 +148,12 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    print(f"{os.cpu_count()} CPUs, {len(BLOCKS)} requests per poll at {args.rate_hz:g} Hz, window {args.window_s:g} s")
     print(
-        f"{'cars':>5} {'tick lag p99':>12} {'max':>7} {'req/s':>7} {'RSS MB':>7} {'poll p99':>9} "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} before the run, "
+        f"{len(BLOCKS)} requests per poll at {args.rate_hz:g} Hz, window {args.window_s:g} s"
+    )
+    print(
+        f"{'cars':>5} {'tick lag p99':>12} {'max':>7} {'req/s':>7} {'sim CPU':>7} {'RSS MB':>7} {'poll p99':>9} "
         f"{'timeouts':>8} {'rate':>6}  ok"
     )
     best = 0
@@ -157,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         r = run_size(n, args.window_s, args.rate_hz)
         ok = r["lag_p99_ms"] < LAG_LIMIT_MS and r["timeouts"] == 0 and r["rate_ok"] >= 0.95
         print(
-            f"{n:>5} {r['lag_p99_ms']:>9.1f} ms {r['lag_max_ms']:>7.1f} {r['req_per_s']:>7} {r['rss_mb']:>7.0f} "
+            f"{n:>5} {r['lag_p99_ms']:>9.1f} ms {r['lag_max_ms']:>7.1f} {r['req_per_s']:>7} {r['cpu_pct']:>6}% "
+            f"{r['rss_mb']:>7.0f} "
             f"{r['poll_p99_ms']:>6.1f} ms {r['timeouts']:>8} {r['rate_ok']:>6.0%}  {'yes' if ok else 'NO'}",
             flush=True,
         )

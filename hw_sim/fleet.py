@@ -22,14 +22,14 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hw_sim.control import ControlServer
 from hw_sim.endpoints import ConfigError, hostport, parse_hostport
-from hw_sim.gpio_server import GpioServer
 from hw_sim.live import TICK_S, InjectLog, LiveElevator, run_ticker
-from hw_sim.modbus_server import ServeStats, start_tcp
 from hw_sim.run_cmd import load_scenario_or_default, make_car, print_json, run_main, setup_logging, wait_for_stop
+
+if TYPE_CHECKING:
+    from hw_sim.modbus_server import ServeStats
 
 MAX_COUNT = 2000
 
@@ -68,21 +68,28 @@ def _raise_fd_limit(needed: int) -> None:
 
 async def report_stats(interval_s: float, meter: LagMeter, stats: Sequence[ServeStats], cars: int) -> None:
     last = sum(s.answered for s in stats)
-    last_t = time.monotonic()
+    last_t, last_cpu = time.monotonic(), time.process_time()
     while True:
         await asyncio.sleep(interval_s)
-        now, answered = time.monotonic(), sum(s.answered for s in stats)
+        now, cpu, answered = time.monotonic(), time.process_time(), sum(s.answered for s in stats)
         rate = (answered - last) / (now - last_t)
-        last, last_t = answered, now
-        print_json(
-            {
-                "ts": round(time.time(), 3),
-                "stats": {"cars": cars, **meter.take(), "requests_per_s": round(rate), "rss_mb": rss_mb()},
-            }
-        )
+        cpu_pct = 100 * (cpu - last_cpu) / (now - last_t)
+        last, last_t, last_cpu = answered, now, cpu
+        line = {
+            "cars": cars,
+            **meter.take(),
+            "requests_per_s": round(rate),
+            "cpu_pct": round(cpu_pct),
+            "rss_mb": rss_mb(),
+        }
+        print_json({"ts": round(time.time(), 3), "stats": line})
 
 
 async def serve_fleet(args: argparse.Namespace) -> int:
+    from hw_sim.control import ControlServer  # the servers (pymodbus) load only once the arguments are good
+    from hw_sim.gpio_server import GpioServer
+    from hw_sim.modbus_server import start_tcp
+
     tcp_host, tcp_base = parse_hostport(args.modbus_tcp_base, "--modbus-tcp-base")
     gpio_base = parse_hostport(args.gpio_base, "--gpio-base") if args.gpio_base else None
     if tcp_base + args.count - 1 > 65535 or (gpio_base and gpio_base[1] + args.count - 1 > 65535):

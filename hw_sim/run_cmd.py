@@ -28,11 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hw_sim.control import ControlServer
 from hw_sim.endpoints import ConfigError, SimServeError, hostport, parse_hostport
-from hw_sim.gpio_server import GpioServer
 from hw_sim.live import TICK_S, InjectLog, LiveElevator, run_ticker
-from hw_sim.modbus_server import RtuLine, start_tcp
 
 log = logging.getLogger("elev-sim")
 
@@ -171,6 +168,10 @@ async def wait_for_stop(duration_s: float | None, ticker: asyncio.Task[None]) ->
 
 
 async def serve(settings: RunSettings) -> int:
+    from hw_sim.control import ControlServer  # the servers (pymodbus) load only once the settings are good
+    from hw_sim.gpio_server import GpioServer
+    from hw_sim.modbus_server import RtuLine, start_tcp
+
     scenario = load_scenario_or_default(settings.scenario)
     car = make_car(scenario, InjectLog(), time_scale=settings.time_scale)
     ready: dict[str, Any] = {"ready": True}

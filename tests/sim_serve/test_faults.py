@@ -24,9 +24,10 @@ FLOOR_MM = 3500
 ZONE_MM = 200  # door-zone half-width of the default elevator
 
 
-@pytest.fixture
-def sim_1x(tmp_path: Path) -> Iterator[SimProcess]:
-    s = SimProcess(tmp_path, time_scale=1.0)
+@pytest.fixture(scope="module")
+def sim_1x(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimProcess]:
+    """One real-time simulator for the wire-fault tests; each test's fault is over when it ends."""
+    s = SimProcess(tmp_path_factory.mktemp("sim1x"), time_scale=1.0)
     yield s
     assert s.stop() == 0, s.stderr()
 
@@ -142,6 +143,14 @@ async def test_pymodbus_rtu_client_counts_errors_under_noise_but_still_reads(sim
             else:
                 errors += 1
         assert errors >= 2 and ok >= 2, (ok, errors)
+        deadline = time.monotonic() + 5
+        while (await request("127.0.0.1", sim_1x.control_port, {"status": True}))["serial_noise_active"]:
+            assert time.monotonic() < deadline, "serial_noise did not end"
+            await asyncio.sleep(0.1)
+        clean = 0  # junk left on the line when the noise stopped may spoil the first read, not more
+        while clean < 5:
+            assert time.monotonic() < deadline + 5, "the pymodbus client never read cleanly again"
+            clean = clean + 1 if await answers(client) else 0
     finally:
         client.close()
 
