@@ -114,7 +114,7 @@ class Uplink:
             identifier=self.cfg.client_id,
             keepalive=b.keepalive_s,
             clean_session=True,
-            timeout=10.0,
+            timeout=5.0,
             will=aiomqtt.Will(self.topic_presence, self._presence(False), qos=1, retain=True),
             tls_context=tls_context(b.ca_file) if b.tls else None,
         )
@@ -137,8 +137,16 @@ class Uplink:
                         log.info("connected to broker %s:%d", self.cfg.broker.host, self.cfg.broker.port)
                     outage_logged = False
                     delay = self.cfg.uplink.reconnect_min_s
-                    await self._serve(client)
+                    try:
+                        await self._serve(client)
+                    except asyncio.CancelledError:
+                        await self._goodbye(client)
+                        raise
             except aiomqtt.MqttError as exc:
+                if isinstance(exc.__context__, asyncio.CancelledError):
+                    # Cancelled, and aiomqtt's disconnect then timed out: stop, do not retry. (Task.cancelling()
+                    # cannot tell: on 3.11 a failed child of a TaskGroup leaves it raised.)
+                    raise asyncio.CancelledError from exc
                 self.last_error = str(exc)
                 self.counters.connect_failures += 1
                 if not outage_logged:
@@ -162,12 +170,14 @@ class Uplink:
 
     async def close(self) -> None:
         """Say goodbye before a clean stop (the last will covers every other way of dying)."""
-        client = self._client
-        if client is not None:
-            try:
-                await client.publish(self.topic_presence, self._presence(False), qos=1, retain=True, timeout=2.0)
-            except aiomqtt.MqttError as exc:
-                log.debug("offline presence not sent: %s", exc)
+        if self._client is not None:
+            await self._goodbye(self._client)
+
+    async def _goodbye(self, client: aiomqtt.Client) -> None:
+        try:
+            await client.publish(self.topic_presence, self._presence(False), qos=1, retain=True, timeout=2.0)
+        except aiomqtt.MqttError as exc:
+            log.debug("offline presence not sent: %s", exc)
 
     async def _serve(self, client: aiomqtt.Client) -> None:
         await client.publish(self.topic_presence, self._presence(True), qos=1, retain=True)
