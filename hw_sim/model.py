@@ -111,7 +111,7 @@ class ElevatorSim:
         self._trapped = 0  # token of the current trap (0 = nobody trapped)
         self._trap_seq = 0
         self._force_serve = False
-        self._block_code = 0  # controller fault that stops normal service
+        self._blocking: list[int] = []  # active controller faults that stop normal service
         self._comms_until = -1
         self._serial_until = -1
         self._due: list[dict[str, Any]] = []
@@ -551,7 +551,7 @@ class ElevatorSim:
     def _service(self) -> Proc:
         """The controller's normal operation: collective control, one landing at a time."""
         while True:
-            if self._block_code:
+            if self._blocking:
                 yield from self._park_for_fault()
                 continue
             take = self._take_armed(("inspection", "fire_service", "out_of_service"))
@@ -766,6 +766,8 @@ class ElevatorSim:
             self._door = Door.CLOSING
             yield self.spec.door_close_ms
             self._door = Door.CLOSED
+            yield LOCK_DELAY_MS
+            self._lock = True
         if f == "door_lock_lost":
             yield max(0, round(p["lost_s"] * 1000) - (self._now - stopped))
             self._lock = True
@@ -982,12 +984,12 @@ class ElevatorSim:
 
     def _controller_fault(self, code: int, dur_ms: int) -> Proc:
         self._fault_code = code
-        self._block_code = code
+        self._blocking.append(code)
         self._wake(self._service_proc)
         yield dur_ms
+        self._blocking.remove(code)
         if self._fault_code == code:
-            self._fault_code = 0
-        self._block_code = 0
+            self._fault_code = self._blocking[-1] if self._blocking else 0
         self._wake(self._service_proc)
 
     def _park_for_fault(self) -> Proc:
@@ -995,7 +997,7 @@ class ElevatorSim:
         self._target_floor = None
         if self._car:
             yield from self._serve(self.floor, evacuate=True)
-        while self._block_code:
+        while self._blocking:
             yield None
 
     def _service_mode(self, armed: _Armed) -> Proc:

@@ -87,10 +87,13 @@ def scenario_toml(
     seed: int,
     duration_s: float,
     injections: list[dict[str, Any]],
+    noise: dict[str, Any] | None = None,
 ) -> str:
     lines = [f"seed = {seed}", f"duration_s = {duration_s}", f'traffic = "{traffic}"', "", "[elevator]"]
     lines += [f"{k} = {v}" for k, v in building.items()]
     lines.append(f"presence_sensor = {_toml_value(presence)}")
+    if noise:
+        lines += ["", "[noise]"] + [f"{k} = {_toml_value(v)}" for k, v in noise.items()]
     for inj in injections:
         lines += ["", "[[inject]]"] + [f"{k} = {_toml_value(v)}" for k, v in inj.items()]
     return "\n".join(lines) + "\n"
@@ -114,6 +117,27 @@ PRIMARY: dict[str, str | None] = {
     "alarm_button": "alarm_button",
     "inspection": "inspection",
 }
+# Several things at once: faults during faults, suppression by service modes, code changes.
+COMBOS: dict[str, list[dict[str, Any]]] = {
+    "trap_then_power": [
+        {"at_s": 0.0, "fault": "trap_between_floors", "duration_s": 240.0},
+        {"at_s": 100.0, "fault": "power_failure", "duration_s": 60.0},
+    ],
+    "inspection_masks_faults": [
+        {"at_s": 0.0, "fault": "inspection", "duration_s": 600.0, "alarm_test": True},
+        {"at_s": 150.0, "fault": "controller_fault", "duration_s": 60.0, "code": 3601},
+        {"at_s": 250.0, "fault": "alarm_button", "duration_s": 2.0},
+    ],
+    "fault_code_change": [
+        {"at_s": 0.0, "fault": "controller_fault", "duration_s": 30.0, "code": 3601},
+        {"at_s": 15.0, "fault": "controller_fault", "duration_s": 40.0, "code": 4201},
+    ],
+    "out_of_service_then_trap": [
+        {"at_s": 0.0, "fault": "out_of_service", "duration_s": 200.0},
+        {"at_s": 260.0, "fault": "trap_at_landing", "duration_s": 150.0},
+    ],
+}
+NOISY = {"bounce_per_hour": 600.0, "dropout_per_min": 4.0}
 END_MARGIN_MS = 30_000  # no label this close to the end, where a checker's tolerance gets cut off
 
 
@@ -183,6 +207,17 @@ def main(argv: list[str] | None = None) -> int:
                 text = scenario_toml(building, presence, traffic, seed, at_s + tail, [inj])
                 period = None if k % 2 == 0 else (100, 50, 200)[(k // 2) % 3]
                 manifest.append({"kind": "fault", "fault": fault, **make_one(out, f"{fault}-{k}", text, period, fault)})
+        for combo, injections in COMBOS.items():
+            for k in range(args.variants):
+                building = BUILDINGS[(k + len(combo)) % len(BUILDINGS)]
+                at0 = float(rng.randint(60, 180))
+                injs = [{**inj, "at_s": at0 + inj["at_s"]} for inj in injections]
+                end = max(i["at_s"] + i["duration_s"] for i in injs) + rng.randint(400, 700)
+                text = scenario_toml(
+                    building, k % 2 == 0, PATTERNS[k % len(PATTERNS)], rng.randint(1, 10**6), end, injs
+                )
+                period = None if k % 2 == 0 else 100
+                manifest.append({"kind": "combo", "fault": combo, **make_one(out, f"combo-{combo}-{k}", text, period)})
         normal_names: list[str] = []
         left = args.hours_normal * 3600.0
         i = 0
@@ -191,9 +226,12 @@ def main(argv: list[str] | None = None) -> int:
             left -= chunk
             building = BUILDINGS[i % len(BUILDINGS)]
             traffic = PATTERNS[i % len(PATTERNS)]
-            text = scenario_toml(building, i % 2 == 0, traffic, rng.randint(1, 10**6), chunk, [])
+            noisy = i % 4 == 3  # every fourth hour with ten times the bounce and four times the drop-outs
+            text = scenario_toml(
+                building, i % 2 == 0, traffic, rng.randint(1, 10**6), chunk, [], NOISY if noisy else None
+            )
             period = None if i % 3 != 2 else 100
-            name = f"normal-{traffic}-{i}"
+            name = f"normal-{traffic}{'-noisy' if noisy else ''}-{i}"
             manifest.append({"kind": "normal", **make_one(out, name, text, period)})
             normal_names.append(name)
             i += 1
