@@ -168,11 +168,11 @@ async def wait_for_stop(duration_s: float | None, ticker: asyncio.Task[None]) ->
 
 
 async def serve(settings: RunSettings) -> int:
+    scenario = load_scenario_or_default(settings.scenario)
     from hw_sim.control import ControlServer  # the servers (pymodbus) load only once the settings are good
     from hw_sim.gpio_server import GpioServer
     from hw_sim.modbus_server import RtuLine, start_tcp
 
-    scenario = load_scenario_or_default(settings.scenario)
     car = make_car(scenario, InjectLog(), time_scale=settings.time_scale)
     ready: dict[str, Any] = {"ready": True}
     tcp_server, _ = await start_tcp(car, *settings.modbus_tcp, debug=settings.debug)

@@ -1,6 +1,6 @@
 """A real `elev-sim run` read by real Modbus masters (pymodbus, mbpoll) over TCP and over the pty.
 
-The simulator runs at 10x simulated time so a trip happens within seconds; the wires answer in real
+The simulator runs at 20x simulated time so a trip happens within seconds; the wires answer in real
 time. "Moves like an elevator" is checked on what a master reads: the car runs up or down with a
 speed above zero and at most 115 % of rated, stands with speed 0 and status 3, changes landing,
 and its position agrees with its landing.
@@ -60,12 +60,19 @@ class Movement:
         assert state.car_state is not None, r
         if not state.running:
             assert r.speed == 0, f"a standing car with speed: {r}"
+        if self.readings:  # a car reported running up does not go down, and the other way round
+            prev = self.readings[-1]
+            if prev.status == r.status == RunStatus.UP:
+                assert r.position_dm >= prev.position_dm, (prev, r)
+            if prev.status == r.status == RunStatus.DOWN:
+                assert r.position_dm <= prev.position_dm, (prev, r)
         self.readings.append(r)
 
     def enough(self) -> bool:
         rs = self.readings
         return (
-            any(r.status in (RunStatus.UP, RunStatus.DOWN) and r.speed > 0 for r in rs)
+            any(r.status == RunStatus.UP and r.speed > 0 for r in rs)
+            and any(r.status == RunStatus.DOWN and r.speed > 0 for r in rs)
             and any(r.status == RunStatus.STOPPED for r in rs)
             and len({r.landing for r in rs}) >= 2
             and len({r.position_dm for r in rs}) >= 3
@@ -99,7 +106,7 @@ async def watch_movement(client: AsyncModbusTcpClient | AsyncModbusSerialClient,
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimProcess]:
-    s = SimProcess(tmp_path_factory.mktemp("sim"))
+    s = SimProcess(tmp_path_factory.mktemp("sim"), time_scale=20.0)
     yield s
     assert s.stop() == 0, s.stderr()
 
