@@ -29,7 +29,7 @@ from typing import Any
 from hw_sim import physics
 from hw_sim.physics import Profile
 from hw_sim.scenario import DEFAULT_DURATION_S, Injection, Scenario, ScenarioError, fault_params
-from hw_sim.traffic import PATTERNS, next_party
+from hw_sim.traffic import PATTERNS, next_party, pattern_at
 from protocols.registers import CarState
 from protocols.signals import Door, Mode, SignalSnapshot
 
@@ -119,8 +119,7 @@ class ElevatorSim:
         self._live_noise = live_noise and scenario.noise.enabled
         # processes
         self._service_proc = self._spawn(self._service(), "service")
-        pattern = PATTERNS[scenario.traffic]
-        if pattern.parties_per_hour > 0:
+        if scenario.traffic == "day" or PATTERNS[scenario.traffic].parties_per_hour > 0:
             self._spawn(self._arrivals(), "traffic")
         for inj in scenario.injections:
             self._at(round(inj.at_s * 1000), functools.partial(self._scheduled, inj))
@@ -345,8 +344,12 @@ class ElevatorSim:
     # ------------------------------------------------------------------ traffic
     def _arrivals(self) -> Proc:
         spec = self.spec
-        pattern = PATTERNS[self.scenario.traffic]
+        sc = self.scenario
         while True:
+            pattern = pattern_at(sc.traffic, sc.start_hour, self._now)
+            if pattern.parties_per_hour <= 0:
+                yield 600_000
+                continue
             gap_s, origin, dest, size = next_party(
                 self._rng, pattern, spec.lowest_floor, spec.highest_floor, spec.lobby_floor
             )

@@ -61,7 +61,7 @@ FAULTS: frozenset[str] = frozenset(
 SERVICE_MODES: frozenset[str] = frozenset({"fire_service", "out_of_service"})
 INJECTABLE: frozenset[str] = FAULTS | SERVICE_MODES
 
-TRAFFIC_PATTERNS: tuple[str, ...] = ("office", "night", "morning", "lunch", "evening", "none")
+TRAFFIC_PATTERNS: tuple[str, ...] = ("office", "night", "morning", "lunch", "evening", "day", "none")
 
 
 class ScenarioError(ValueError):
@@ -188,6 +188,7 @@ class Scenario:
     seed: int = 0
     duration_s: float | None = None
     noise: NoiseSpec = field(default_factory=NoiseSpec)
+    start_hour: float = 8.0  # time of day at t=0, for the `day` pattern
 
 
 def default_elevator() -> ElevatorSpec:
@@ -289,6 +290,7 @@ def parse_scenario(data: Mapping[str, Any], source: str = "<scenario>") -> Scena
         if duration_s is not None and not 0 < duration_s <= 30 * 24 * 3600:
             raise ScenarioError("duration_s: must be > 0 and at most 30 days")
         traffic: str = "office"
+        start_hour = 8.0
         if "traffic" in doc:
             raw_traffic = doc.pop("traffic")
             if isinstance(raw_traffic, str):
@@ -296,6 +298,9 @@ def parse_scenario(data: Mapping[str, Any], source: str = "<scenario>") -> Scena
             elif isinstance(raw_traffic, dict):
                 t = dict(raw_traffic)
                 traffic = _take(t, "pattern", "str", "traffic", "office")
+                start_hour = _take(t, "start_hour", "float", "traffic", 8.0)
+                if not 0 <= start_hour < 24:
+                    raise ScenarioError(f"traffic.start_hour: must be 0..24 (hour of day), got {start_hour}")
                 _no_extra(t, "traffic")
             else:
                 raise ScenarioError("traffic: must be a pattern name or a [traffic] table")
@@ -316,7 +321,7 @@ def parse_scenario(data: Mapping[str, Any], source: str = "<scenario>") -> Scena
     except ScenarioError as exc:
         raise err(str(exc)) from None
     injections.sort(key=lambda j: j.at_s)
-    return Scenario(elevator, tuple(injections), traffic, seed, duration_s, noise)
+    return Scenario(elevator, tuple(injections), traffic, seed, duration_s, noise, start_hour)
 
 
 def parse_injection(item: dict[str, Any], where: str, elevator: ElevatorSpec) -> Injection:

@@ -2,8 +2,8 @@
 
 Rates are parties per hour (a party is 1-3 people travelling together). The patterns follow the
 classic lift-traffic shapes: an up-peak in the office morning (most trips leave the lobby), a
-two-way lunch peak, a down-peak-ish busy residential evening (people come home, some go out)
-and a quiet night.
+two-way lunch peak, a busy residential evening (people come home, some go out), a quiet night,
+and `day`, which walks through them by the time of day.
 """
 
 from __future__ import annotations
@@ -27,6 +27,31 @@ PATTERNS: dict[str, Pattern] = {
     "evening": Pattern(80.0, 0.65, 0.25),
     "none": Pattern(0.0, 0.0, 0.0),
 }
+
+# The `day` pattern: which pattern holds at each hour of the day (an office building with flats).
+DAY: tuple[tuple[float, str], ...] = (
+    (0.0, "night"),
+    (6.5, "office"),
+    (7.5, "morning"),
+    (9.5, "office"),
+    (12.0, "lunch"),
+    (14.0, "office"),
+    (17.0, "evening"),
+    (20.5, "office"),
+    (22.5, "night"),
+)
+
+
+def pattern_at(name: str, start_hour: float, t_ms: int) -> Pattern:
+    """The pattern in force at `t_ms` (only `day` changes with the time of day)."""
+    if name != "day":
+        return PATTERNS[name]
+    hour = (start_hour + t_ms / 3_600_000.0) % 24.0
+    current = "night"
+    for start, pattern in DAY:
+        if hour >= start:
+            current = pattern
+    return PATTERNS[current]
 
 
 def next_party(

@@ -35,7 +35,7 @@ BUILDINGS: tuple[dict[str, int], ...] = (
     {"lowest_floor": 1, "highest_floor": 7, "rated_speed_mm_s": 1000, "floor_height_mm": 3000},
     {"lowest_floor": -2, "highest_floor": 30, "rated_speed_mm_s": 3000, "floor_height_mm": 3600},
 )
-PATTERNS = ("office", "morning", "lunch", "evening", "night")
+PATTERNS = ("office", "morning", "lunch", "evening", "night", "day")
 
 
 def fault_variant(fault: str, k: int, rng: random.Random) -> tuple[dict[str, Any], float | None]:

@@ -8,6 +8,7 @@ import pytest
 
 from hw_sim.model import ElevatorSim, SimError
 from hw_sim.scenario import ElevatorSpec, Scenario, default_elevator
+from hw_sim.traffic import PATTERNS, pattern_at
 from protocols.signals import Door, Mode, SignalSnapshot
 from tests.sim_model.util import periods, scenario, true_rows
 
@@ -64,6 +65,15 @@ def test_same_seed_same_run_different_seed_different_run() -> None:
     c = true_rows(Scenario(default_elevator(), (), "office", seed=5), 1800)[1]
     assert a == b
     assert a != c
+
+
+def test_day_pattern_follows_the_clock() -> None:
+    hour = 3_600_000
+    assert pattern_at("day", 0.0, 3 * hour) is PATTERNS["night"]
+    assert pattern_at("day", 0.0, 8 * hour) is PATTERNS["morning"]
+    assert pattern_at("day", 7.0, 5 * hour + hour // 2) is PATTERNS["lunch"]  # 12:30
+    assert pattern_at("day", 20.0, 12 * hour) is PATTERNS["morning"]  # 8:00 the next day
+    assert pattern_at("lunch", 0.0, 3 * hour) is PATTERNS["lunch"]
 
 
 def test_time_cannot_go_backwards() -> None:
