@@ -81,7 +81,7 @@ class RegisterMap:
         """Build and validate a map from plain data (as loaded from TOML)."""
         name = str(data.get("name", "?"))
         unit_id = data.get("unit_id", 1)
-        if not isinstance(unit_id, int) or not 1 <= unit_id <= 247:
+        if not isinstance(unit_id, int) or isinstance(unit_id, bool) or not 1 <= unit_id <= 247:
             raise RegisterMapError(f"{name}: unit_id must be 1..247, got {unit_id!r}")
         regs_raw = data.get("registers")
         if not isinstance(regs_raw, list) or not regs_raw:
@@ -94,7 +94,7 @@ class RegisterMap:
             if not isinstance(rname, str) or not rname:
                 raise RegisterMapError(f"{name}: registers[{i}] has no name")
             addr = r.get("address")
-            if not isinstance(addr, int) or not 0 <= addr <= 0xFFFF:
+            if not isinstance(addr, int) or isinstance(addr, bool) or not 0 <= addr <= 0xFFFF:
                 raise RegisterMapError(f"{name}: register {rname}: address must be 0..0xFFFF, got {addr!r}")
             try:
                 rtype = RegType(r.get("type", "uint16"))
@@ -283,6 +283,6 @@ def floor_to_landing(floor: int, lowest_floor: int) -> int:
 
 def fault_code(e_code: int, sub_code: int = 0) -> int:
     """NICE3000+ fault register value: E-code x 100 + sub-code (E41 sub 2 -> 4102)."""
-    if not 0 <= sub_code < 100 or not 0 <= e_code <= 655:
-        raise ValueError(f"fault E{e_code} sub-code {sub_code} out of range")
+    if not 0 <= sub_code < 100 or not 0 <= e_code * 100 + sub_code <= 0xFFFF or e_code < 0:
+        raise ValueError(f"fault E{e_code} sub-code {sub_code} out of range (the register is 16 bits)")
     return e_code * 100 + sub_code

@@ -14,6 +14,7 @@ operations and table look-ups instead of the csv module.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, NamedTuple
@@ -111,13 +112,13 @@ _DOOR = {d.value: d for d in Door}
 _MODE = {m.value: m for m in Mode}
 _OCCUPIED: dict[str, bool | None] = {"0": False, "1": True, "": None}
 _REQUIRED_SETTINGS = ("format", "rated_speed_mm_s", "lowest_floor", "highest_floor")
+_INTEGER = re.compile(r"-?[0-9]+")  # what a trace integer looks like: int() also takes "+1", "1_0", " 1"
 
 
 def _int(text: str, what: str, minimum: int | None = None) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"{what}: {text!r} is not an integer") from None
+    if _INTEGER.fullmatch(text) is None:
+        raise ValueError(f"{what}: {text!r} is not an integer")
+    value = int(text)
     if minimum is not None and value < minimum:
         raise ValueError(f"{what}: {value} is below {minimum}")
     return value
@@ -156,9 +157,12 @@ def parse_row(fields: list[str]) -> SignalSnapshot:
     if len(fields) != len(COLUMNS):
         raise ValueError(f"expected {len(COLUMNS)} columns, found {len(fields)}")
     t, fl, di, ru, sp, do, dz, dl, sc, oc, ab, pw, mo, fc = fields
+    digits = t + fl + sp + fc
     try:
         t_ms, speed, fault = int(t), int(sp), int(fc)
-        if t_ms >= 0 and speed >= 0 and fault >= 0:
+        # int() is laxer than the format ("+1", "1_000", " 1", other scripts' digits): only plain
+        # ASCII digits take the fast path, anything else gets the slow path's verdict.
+        if t_ms >= 0 and speed >= 0 and fault >= 0 and digits.isascii() and digits.replace("-", "").isdigit():
             return SignalSnapshot(
                 t_ms,
                 int(fl),
@@ -229,6 +233,8 @@ class TraceReader:
                         raise TraceError(
                             source, self._lineno, f"header column {i + 1} should be {name!r}, found {found!r}"
                         )
+                if len(got) == len(COLUMNS):
+                    raise TraceError(source, self._lineno, "header must not have spaces around the column names")
                 raise TraceError(source, self._lineno, f"header has {len(got)} columns, expected {len(COLUMNS)}")
             self.settings = _parse_settings(raw, source, self._lineno)
             return
