@@ -200,6 +200,33 @@ def _load_case(db: PlatformDB, cur: Any, case_id: str) -> tuple[RescueCase, dict
     return RescueCase(case_id, row[0], row[1], steps, row[2]), sent
 
 
+def _load_cases(
+    db: PlatformDB, cur: Any, where: str, args: tuple[Any, ...], tail: str = ""
+) -> list[tuple[RescueCase, dict[str, int]]]:
+    """Many cases in three queries (cases, their steps, their escalations), in the cases' order."""
+    cur.execute(db.q(f"SELECT case_id, device_id, alarm_id, floor FROM rescue_cases WHERE {where} {tail}"), args)
+    heads = cur.fetchall()
+    if not heads:
+        return []
+    sub = f"SELECT case_id FROM rescue_cases WHERE {where}"
+    steps: dict[str, list[Step]] = defaultdict(list)
+    cur.execute(
+        db.q(f"SELECT case_id, status, at_ms, actor, note FROM rescue_steps WHERE case_id IN ({sub}) ORDER BY n"),
+        args,
+    )
+    for cid, st, at, actor, note in cur.fetchall():
+        steps[cid].append(Step(Status(st), int(at), actor, note))
+    sent: dict[str, dict[str, int]] = defaultdict(dict)
+    cur.execute(db.q(f"SELECT case_id, kind, sent_ms FROM rescue_escalations WHERE case_id IN ({sub})"), args)
+    for cid, kind, ms in cur.fetchall():
+        sent[cid][kind] = int(ms)
+    return [
+        (RescueCase(cid, dev, alarm_id, tuple(steps[cid]), floor), sent[cid])
+        for cid, dev, alarm_id, floor in heads
+        if steps[cid]
+    ]
+
+
 def _save_step(db: PlatformDB, cur: Any, case: RescueCase, now_ms: int) -> None:
     n = len(case.steps) - 1
     s = case.steps[-1]
@@ -300,23 +327,27 @@ class Platform:
         )
         return [tuple(r) for r in cur.fetchall()]
 
-    def _seen(self, cur: Any, source: str, row_id: int, open_: bool) -> None:
+    def _seen(self, cur: Any, source: str, marks: list[tuple[int, bool]]) -> None:
+        """Record rows as handled (`open` = to be looked at again when it changes)."""
+        if not marks:
+            return
         db = self.db
-        cur.execute(
+        cur.executemany(
             db.q(
                 "INSERT INTO platform_seen (source, row_id, open) VALUES (?, ?, ?) "
                 "ON CONFLICT (source, row_id) DO UPDATE SET open = excluded.open"
             ),
-            (source, row_id, open_),
+            [(source, row_id, open_) for row_id, open_ in marks],
         )
         top = _state(db, cur, f"top:{source}")
-        if row_id > top:
-            _set_state(db, cur, f"top:{source}", row_id)
-            if row_id // LOOKBACK_IDS != top // LOOKBACK_IDS:
+        highest = max(row_id for row_id, _ in marks)
+        if highest > top:
+            _set_state(db, cur, f"top:{source}", highest)
+            if highest // LOOKBACK_IDS != top // LOOKBACK_IDS:
                 # Rows this far below the top are never looked at again: forget the closed ones.
                 cur.execute(
                     db.q("DELETE FROM platform_seen WHERE source = ? AND NOT open AND row_id < ?"),
-                    (source, row_id - 2 * LOOKBACK_IDS),
+                    (source, highest - 2 * LOOKBACK_IDS),
                 )
 
     def _scan_alarms(self, cur: Any, now_ms: int, res: TickResult) -> None:
@@ -334,6 +365,7 @@ class Platform:
             "SELECT id, device_id, type, raised_ms, cleared_ms, floor, fault_code FROM alarms WHERE 1 = 1",
             (),
         )
+        marks: list[tuple[int, bool]] = []
         for aid, dev, typ, raised, cleared, floor, fault in new:
             res.city_items += city_feed.enqueue(
                 db,
@@ -349,7 +381,9 @@ class Platform:
                     log.info("entrapment alarm %d on %s (%s) is old and cleared: no rescue case", aid, dev, iso(raised))
                 else:
                     self._open_case(cur, f"RC-{aid}", dev, raised, aid, floor, now_ms, ident(dev), res)
-            self._seen(cur, "alarms", aid, cleared is None)
+            marks.append((aid, cleared is None))
+        self._seen(cur, "alarms", marks)
+        marks = []
         cur.execute(
             "SELECT a.id, a.device_id, a.type, a.raised_ms, a.cleared_ms, a.floor, a.fault_code FROM alarms a "
             "JOIN platform_seen s ON s.source = 'alarms' AND s.row_id = a.id WHERE s.open AND a.cleared_ms IS NOT NULL"
@@ -364,7 +398,8 @@ class Platform:
                 now_ms,
                 only_if_changed=True,
             )
-            self._seen(cur, "alarms", aid, False)
+            marks.append((aid, False))
+        self._seen(cur, "alarms", marks)
 
     def _open_case(
         self,
@@ -399,6 +434,7 @@ class Platform:
             (case_id, s.status.value, s.at_ms, s.actor, s.note),
         )
         res.cases_opened += 1
+        self._schedule(cur, case, {})
         self._notify(cur, case, {}, ident, "rescue.opened", f"{case_id}:opened", now_ms, res)
         log.warning("rescue case %s opened: entrapment on %s", case_id, dev)
         return case
@@ -423,8 +459,13 @@ class Platform:
         res.city_items += city_feed.enqueue(db, cur, "rescue_case", case.case_id, body, now_ms)
 
     def _escalate(self, cur: Any, now_ms: int, res: TickResult) -> None:
+        """Send the escalations that fell due. Each case stores when its next one falls due
+        (`next_escalation_ms`, from the pure rules), so only due cases are loaded."""
         db = self.db
-        cur.execute("SELECT case_id FROM rescue_cases WHERE status IN ('01', '02', '04') ORDER BY occurred_ms")
+        cur.execute(
+            db.q("SELECT case_id FROM rescue_cases WHERE next_escalation_ms <= ? ORDER BY next_escalation_ms"),
+            (now_ms,),
+        )
         for (case_id,) in cur.fetchall():
             loaded = _load_case(db, cur, case_id)
             if loaded is None:
@@ -454,9 +495,14 @@ class Platform:
                     res,
                     {"escalation": kind.value},
                 )
-            nxt = rescue.next_deadline_ms(case, sent, self.config.rescue)
-            if nxt is not None and (res.next_deadline_ms is None or nxt < res.next_deadline_ms):
-                res.next_deadline_ms = nxt
+            self._schedule(cur, case, sent)
+        cur.execute("SELECT MIN(next_escalation_ms) FROM rescue_cases")
+        row = cur.fetchone()
+        res.next_deadline_ms = None if row is None or row[0] is None else int(row[0])
+
+    def _schedule(self, cur: Any, case: RescueCase, sent: Mapping[str, int]) -> None:
+        nxt = rescue.next_deadline_ms(case, sent, self.config.rescue)
+        cur.execute(self.db.q("UPDATE rescue_cases SET next_escalation_ms = ? WHERE case_id = ?"), (nxt, case.case_id))
 
     def _scan_inspections(self, cur: Any, now_ms: int, res: TickResult) -> None:
         db = self.db
@@ -464,9 +510,9 @@ class Platform:
         if not new:
             return
         earliest: dict[str, int] = {}
-        for eid, dev, t in new:
+        for _, dev, t in new:
             earliest[dev] = min(earliest.get(dev, t), t)
-            self._seen(cur, "events", eid, False)
+        self._seen(cur, "events", [(eid, False) for eid, _, _ in new])
         for dev, t in earliest.items():
             since = t - 7 * DAY_MS
             cur.execute(
@@ -520,6 +566,8 @@ class Platform:
         active: dict[str, list[str]] = defaultdict(list)
         for dev, typ in cur.fetchall():
             active[dev].append(typ)
+        cur.execute("SELECT kind, item_key, digest FROM feed_digest WHERE kind IN ('elevator', 'status')")
+        known = {(k, key): d for k, key, d in cur.fetchall()}
         for dev, online, created, state in devs:
             ident = idents.get(dev)
             ident_d = ident.as_dict() if ident else None
@@ -529,9 +577,11 @@ class Platform:
                 "registered_at": iso(int(created)),
                 **(ident_d or {}),
             }
-            res.city_items += city_feed.enqueue(db, cur, "elevator", dev, elevator, now_ms, only_if_changed=True)
+            if known.get(("elevator", dev)) != city_feed.digest(elevator):
+                res.city_items += city_feed.enqueue(db, cur, "elevator", dev, elevator, now_ms)
             body = city_feed.status_body(dev, bool(online), json.loads(state) if state else None, active[dev], ident_d)
-            res.city_items += city_feed.enqueue(db, cur, "status", dev, body, now_ms, only_if_changed=True)
+            if known.get(("status", dev)) != city_feed.digest(body):
+                res.city_items += city_feed.enqueue(db, cur, "status", dev, body, now_ms)
 
     # --- rescue API -----------------------------------------------------------------------
     async def cases(self, open_: bool | None, device_id: str | None, limit: int) -> list[dict[str, Any]]:
@@ -545,14 +595,22 @@ class Platform:
             if device_id is not None:
                 where.append("device_id = ?")
                 args.append(device_id)
-            sql = "SELECT case_id FROM rescue_cases" + (" WHERE " + " AND ".join(where) if where else "")
-            cur.execute(db.q(sql + " ORDER BY occurred_ms DESC LIMIT ?"), (*args, limit))
-            out = []
-            for (cid,) in cur.fetchall():
-                loaded = _load_case(db, cur, cid)
-                if loaded is not None:
-                    out.append(city_feed.case_body(loaded[0], loaded[1], _identity_of(db, cur, loaded[0].device_id)))
-            return out
+            cur.execute(
+                db.q(
+                    "SELECT case_id FROM rescue_cases"
+                    + (" WHERE " + " AND ".join(where) if where else "")
+                    + " ORDER BY occurred_ms DESC LIMIT ?"
+                ),
+                (*args, limit),
+            )
+            ids = [cid for (cid,) in cur.fetchall()]
+            if not ids:
+                return []
+            idents = {d: i.as_dict() for d, i in _identities(db, cur).items()}
+            loaded = _load_cases(
+                db, cur, f"case_id IN ({','.join('?' * len(ids))})", tuple(ids), "ORDER BY occurred_ms DESC"
+            )
+            return [city_feed.case_body(c, sent, idents.get(c.device_id)) for c, sent in loaded]
 
         return await self.db.run(q)
 
@@ -577,6 +635,7 @@ class Platform:
             now = self.clock()
             new = rescue.transition(case, action, now, actor, note)
             _save_step(db, cur, new, now)
+            self._schedule(cur, new, sent)
             res = TickResult()
             ident = _identity_of(db, cur, new.device_id)
             self._notify(cur, new, sent, ident, "rescue.status", f"{case_id}:step:{len(new.steps) - 1}", now, res)
@@ -701,16 +760,8 @@ class Platform:
             alarms = [
                 statistics.AlarmFact(d, t, int(r), None if c is None else int(c)) for d, t, r, c in cur.fetchall()
             ]
-            cur.execute(
-                db.q("SELECT case_id FROM rescue_cases WHERE occurred_ms >= ? AND occurred_ms < ?"),
-                (since_ms, until_ms),
-            )
-            cases = []
-            for (cid,) in cur.fetchall():
-                loaded = _load_case(db, cur, cid)
-                if loaded is not None:
-                    cases.append(loaded[0])
-            return refs, alarms, cases
+            loaded = _load_cases(db, cur, "occurred_ms >= ? AND occurred_ms < ?", (since_ms, until_ms))
+            return refs, alarms, [c for c, _ in loaded]
 
         refs, alarms, cases = await self.db.run(q)
         return statistics.compute(refs, alarms, cases, since_ms, until_ms, self.config.rescue.arrival_limit_s)

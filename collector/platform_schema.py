@@ -69,9 +69,11 @@ CREATE TABLE IF NOT EXISTS rescue_cases (
     floor INTEGER,
     status TEXT NOT NULL,
     occurred_ms BIGINT NOT NULL,
-    updated_ms BIGINT NOT NULL
+    updated_ms BIGINT NOT NULL,
+    next_escalation_ms BIGINT
 );
 CREATE INDEX IF NOT EXISTS rescue_cases_by_status ON rescue_cases (status, occurred_ms);
+CREATE INDEX IF NOT EXISTS rescue_cases_due ON rescue_cases (next_escalation_ms);
 CREATE TABLE IF NOT EXISTS rescue_steps (
     case_id TEXT NOT NULL,
     n INTEGER NOT NULL,
