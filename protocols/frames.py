@@ -433,29 +433,34 @@ def _unstamp_record(stamp: object) -> tuple[int, int, int, int]:
     return epoch, hi << 32 | lo, _int(seq, 1, _SEQ_MAX, "seq"), _int(mono_ms, 0, _U48, "mono_ms")
 
 
-def _decode_body(kind: int, mono_ms: int, f: list[Any], what: str) -> SignalSnapshot | Event | Heartbeat:
-    """Body fields -> body; `f` must hold exactly this kind's fields."""
+def _decode_body(kind: int, mono_ms: int, f: list[Any], index: int) -> SignalSnapshot | Event | Heartbeat:
+    """Body fields -> body; `f` must hold exactly this kind's fields. `index`: batch position, -1 if single."""
     if kind == 1:
         if len(f) != 4:
-            raise FrameError("bad_shape", f"{what}: status body has {len(f)} fields, expected 4")
+            raise FrameError("bad_shape", f"{_where(index)}: status body has {len(f)} fields, expected 4")
         floor, speed, bits, fault = f
+        # The hot path of the collector: one combined check, messages only when it fails.
+        if not (
+            type(floor) is int
+            and type(speed) is int
+            and type(fault) is int
+            and _I32_MIN <= floor <= _I32_MAX
+            and 0 <= speed <= _I32_MAX
+            and 0 <= fault <= _I32_MAX
+        ):
+            what = _where(index)
+            _int(floor, _I32_MIN, _I32_MAX, f"{what}: floor")
+            _int(speed, 0, _I32_MAX, f"{what}: speed_mm_s")
+            _int(fault, 0, _I32_MAX, f"{what}: fault_code")
         entry = _BITS_CACHE.get(bits) if type(bits) is int and 0 <= bits < _STATUS_BITS_MAX else None
         if entry is None:
-            _int(bits, 0, _STATUS_BITS_MAX - 1, f"{what}: status bits")
+            _int(bits, 0, _STATUS_BITS_MAX - 1, f"{_where(index)}: status bits")
             entry = _unpack_bits(bits)
             if entry is None:
-                raise FrameError("out_of_range", f"{what}: status bits {bits:#x}")
+                raise FrameError("out_of_range", f"{_where(index)}: status bits {bits:#x}")
         a, b = entry
-        return SignalSnapshot._make(
-            (
-                mono_ms,
-                _int(floor, _I32_MIN, _I32_MAX, f"{what}: floor"),
-                *a,
-                _int(speed, 0, _I32_MAX, f"{what}: speed_mm_s"),
-                *b,
-                _int(fault, 0, _I32_MAX, f"{what}: fault_code"),
-            )
-        )
+        return SignalSnapshot._make((mono_ms, floor, *a, speed, *b, fault))
+    what = _where(index)
     if kind == 2:
         if len(f) != 4:
             raise FrameError("bad_shape", f"{what}: event body has {len(f)} fields, expected 4")
@@ -480,6 +485,13 @@ def _decode_body(kind: int, mono_ms: int, f: list[Any], what: str) -> SignalSnap
     raise FrameError("bad_kind", f"{what}: record kind {kind}")
 
 
+def _where(index: int) -> str:
+    return "record" if index < 0 else f"batch record {index}"
+
+
+_RECORD_KINDS = (RecordKind.STATUS, RecordKind.STATUS, RecordKind.EVENT, RecordKind.HEARTBEAT)
+
+
 def _decode_uplink(obj: list[Any]) -> UplinkFrame:
     head = obj[0]
     kind = (head >> 1) & 7
@@ -487,8 +499,8 @@ def _decode_uplink(obj: list[Any]) -> UplinkFrame:
         if len(obj) < 2:
             raise FrameError("bad_shape", f"single frame has {len(obj)} fields")
         epoch, wall_ms, seq, mono_ms = _unstamp_record(obj[1])
-        body = _decode_body(kind, mono_ms, obj[2:], "record")
-        return UplinkFrame(epoch, (Record(RecordKind(kind), seq, mono_ms, wall_ms, bool(head & 1), body),))
+        body = _decode_body(kind, mono_ms, obj[2:], -1)
+        return UplinkFrame(epoch, (Record(_RECORD_KINDS[kind], seq, mono_ms, wall_ms, bool(head & 1), body),))
     if kind != FrameKind.BATCH:
         raise FrameError("bad_kind", f"frame kind {kind} is not an uplink frame")
     if head & 1:
@@ -522,8 +534,8 @@ def _decode_uplink(obj: list[Any]) -> UplinkFrame:
         wall_ms = prev_wall + d_mono + d_wall
         if seq > _SEQ_MAX or not 0 <= mono_ms <= _U48 or not 0 <= wall_ms <= _U48:
             raise FrameError("out_of_range", f"batch record {i}: seq, mono_ms or wall_ms")
-        body = _decode_body(rkind, mono_ms, item[3:], f"batch record {i}")
-        records.append(Record(RecordKind(rkind), seq, mono_ms, wall_ms, bool(rhead & 1), body))
+        body = _decode_body(rkind, mono_ms, item[3:], i)
+        records.append(Record(_RECORD_KINDS[rkind], seq, mono_ms, wall_ms, bool(rhead & 1), body))
         prev_seq, prev_mono, prev_wall = seq, mono_ms, wall_ms
     return UplinkFrame(epoch, tuple(records), device_id)
 
