@@ -227,6 +227,7 @@ class _LineTransport(asyncio.Transport):
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if not self._closing:
+            self._line.drop_stale()
             self._line.send(self._line.damage_outbound(bytes(data)))
 
     def is_closing(self) -> bool:
@@ -279,6 +280,7 @@ class RtuLine:
             if link != "auto":
                 self._make_symlink(link)
         self.bytes_dropped = 0
+        self.stale_dropped = 0
         self._server: ModbusSerialServer | None = None
         self._transport: _LineTransport | None = None
         self._junk_task: asyncio.Task[None] | None = None
@@ -332,6 +334,19 @@ class RtuLine:
                 break
             view = view[n:]
         self.bytes_dropped += len(view)
+
+    def drop_stale(self) -> None:
+        """Discard bytes no client read before it sent its request (pty only).
+
+        On a real line a master hears only what is sent while it listens: a response to a request
+        whose master gave up, or noise on the idle line, is gone by the time the next master opens
+        the port. A pty keeps them for whoever opens it next (`mbpoll` opens the port anew on every
+        run), so they are dropped before each response; noise that arrives while a master waits
+        still reaches it.
+        """
+        if self._keep_fd is not None and (n := self._unread()):
+            termios.tcflush(self._keep_fd, termios.TCIFLUSH)
+            self.stale_dropped += n
 
     def _unread(self) -> int:
         """Bytes waiting on the slave side that no client has read yet (pty only)."""
