@@ -78,6 +78,47 @@ class PushItem:
     body: dict[str, Any]
 
 
+_INT = (int,)
+_REQUIRED: dict[str, dict[str, tuple[type, ...]]] = {
+    "elevator": {"device_id": (str,), "registered_ms": _INT},
+    "alarm": {"alarm_id": _INT, "device_id": (str,), "type": (str,), "raised_ms": _INT, "active": (bool,)},
+    "rescue_case": {"case_id": (str,), "device_id": (str,), "status": (str,), "steps": (list,)},
+    "maintenance_session": {"device_id": (str,), "start_ms": _INT, "too_short": (bool,)},
+    "status": {"device_id": (str,), "online": (bool,)},
+}
+_STATUSES = {"00", "01", "02", "04", "05"}
+
+
+def body_problem(kind: str, body: dict[str, Any]) -> str | None:
+    """What is wrong with an item body, so one county's bug cannot break the city-wide answers."""
+    for name, types in _REQUIRED[kind].items():
+        value = body.get(name)
+        if not isinstance(value, types) or (types is _INT and isinstance(value, bool)):
+            return f"body.{name}: missing or not {'/'.join(t.__name__ for t in types)}"
+    for name in ("cleared_ms", "end_ms"):
+        if (
+            name in body
+            and body[name] is not None
+            and (not isinstance(body[name], int) or isinstance(body[name], bool))
+        ):
+            return f"body.{name}: must be an integer or null"
+    if kind == "rescue_case":
+        if body["status"] not in _STATUSES:
+            return f"body.status: {body['status']!r} is not one of {', '.join(sorted(_STATUSES))}"
+        steps = body["steps"]
+        if not steps:
+            return "body.steps: a case has at least its 01 step"
+        for j, st in enumerate(steps):
+            if not (
+                isinstance(st, dict)
+                and st.get("status") in _STATUSES
+                and isinstance(st.get("at_ms"), int)
+                and isinstance(st.get("actor"), str)
+            ):
+                return f"body.steps[{j}]: needs status (00/01/02/04/05), at_ms (integer) and actor"
+    return None
+
+
 def validate_push(payload: Any, county: str, max_items: int) -> list[PushItem]:
     """The items of a push by `county` (from its token); PushRefused says what is wrong."""
     if not isinstance(payload, dict):
@@ -112,6 +153,9 @@ def validate_push(payload: Any, county: str, max_items: int) -> list[PushItem]:
         body = it.get("body")
         if not isinstance(body, dict):
             raise PushRefused(400, f"{where}.body: must be an object")
+        problem = body_problem(str(kind), body)
+        if problem is not None:
+            raise PushRefused(400, f"{where}.{problem}")
         out.append(PushItem(key, str(kind), ikey, version, body))
     return out
 

@@ -40,3 +40,18 @@ def test_interface_doc_vocabulary_matches_the_catalog() -> None:
         assert f"| `{e.name}` | {e.gbt_code or '—'} | {e.severity.value} |" in text, e.name
     for doc in ("rescue.md", "maintenance.md", "statistics.md"):
         assert (DOCS / doc).stat().st_size > 500
+
+
+def test_openapi_required_fields_are_what_the_city_checks() -> None:
+    from collector.city_api import _REQUIRED
+
+    schemas = json.loads((DOCS / "city-openapi.json").read_text())["components"]["schemas"]
+    names = {
+        "elevator": "Elevator",
+        "alarm": "Alarm",
+        "rescue_case": "RescueCase",
+        "maintenance_session": "MaintenanceSession",
+        "status": "Status",
+    }
+    for kind, fields in _REQUIRED.items():
+        assert set(schemas[names[kind]]["required"]) == set(fields), kind

@@ -138,7 +138,7 @@ async def test_city_push_endpoint_checks_the_county_token(sqlite_url: str) -> No
         "kind": "alarm",
         "key": "1",
         "version": 1,
-        "body": {"device_id": "lift-1", "type": "entrapment", "raised_ms": 1, "active": True},
+        "body": {"alarm_id": 1, "device_id": "lift-1", "type": "entrapment", "raised_ms": 1, "active": True},
     }
     async with platform(sqlite_url, cfg) as base, aiohttp.ClientSession() as http:
 
@@ -151,6 +151,9 @@ async def test_city_push_endpoint_checks_the_county_token(sqlite_url: str) -> No
         status, body = await push("token-zhuji-1", {"county": "330602", "items": [item]})
         assert status == 403 and "cannot write as county '330602'" in body["error"]
         assert (await push("token-yuecheng", {"county": "330602", "items": [{**item, "kind": "x"}]}))[0] == 400
+        broken = {**item, "body": {"device_id": "lift-1", "type": "entrapment"}}
+        status, body = await push("token-yuecheng", {"county": "330602", "items": [broken]})
+        assert status == 400 and body["error"] == "items[0].body.alarm_id: missing or not int"
         assert await push("token-yuecheng", {"county": "330602", "items": [item]}) == (
             200,
             {"county": "330602", "accepted": 1, "duplicates": 0, "stale": 0},

@@ -159,7 +159,14 @@ async def test_city_intake_dedupes_and_keeps_counties_apart(db_url: str) -> None
                 "kind": "alarm",
                 "key": "7",
                 "version": version,
-                "body": {"device_id": "lift-1", "type": "entrapment", "raised_ms": T0, "floor": floor},
+                "body": {
+                    "alarm_id": 7,
+                    "device_id": "lift-1",
+                    "type": "entrapment",
+                    "raised_ms": T0,
+                    "active": True,
+                    "floor": floor,
+                },
             }
             return {"county": county, "items": [item]}
 
@@ -196,3 +203,31 @@ async def test_old_cleared_entrapments_in_history_open_no_case(db_url: str) -> N
         assert case["device_id"] == "lift-2"
         kinds = sorted(k for k, _, _ in await outbox(p, "city_outbox") if k == "alarm")
         assert kinds == ["alarm", "alarm"]  # the city still gets both alarms
+
+
+@pytest.mark.parametrize(
+    ("kind", "body", "problem"),
+    [
+        ("elevator", {"device_id": "lift-1"}, "body.registered_ms: missing or not int"),
+        ("alarm", {"alarm_id": 1, "device_id": "d", "type": "t", "raised_ms": True, "active": True}, "raised_ms"),
+        (
+            "alarm",
+            {"alarm_id": 1, "device_id": "d", "type": "t", "raised_ms": 1, "active": True, "cleared_ms": "x"},
+            "body.cleared_ms: must be an integer or null",
+        ),
+        ("rescue_case", {"case_id": "c", "device_id": "d", "status": "03", "steps": []}, "'03' is not one of"),
+        ("rescue_case", {"case_id": "c", "device_id": "d", "status": "01", "steps": []}, "at least its 01 step"),
+        (
+            "rescue_case",
+            {"case_id": "c", "device_id": "d", "status": "01", "steps": [{"status": "01"}]},
+            "body.steps[0]: needs status",
+        ),
+        ("maintenance_session", {"device_id": "d", "start_ms": 1}, "body.too_short"),
+        ("status", {"device_id": "d", "online": "yes"}, "body.online: missing or not bool"),
+    ],
+)
+def test_city_refuses_bodies_it_could_not_answer_from(kind: str, body: dict[str, Any], problem: str) -> None:
+    from collector.city_api import body_problem
+
+    found = body_problem(kind, body)
+    assert found is not None and problem in found
