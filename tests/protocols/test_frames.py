@@ -229,7 +229,7 @@ ack_frames = st.builds(
 presence_frames = st.builds(PresenceFrame, st.booleans(), st.integers(0, U32), st.integers(0, U48), st.booleans())
 
 # Hypothesis cases in the fuzz tests: 4200 + 4000 + 1500 + 300 = 10,000, on top of the seeded loop below.
-ROUND_TRIP = settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+ROUND_TRIP = settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 
 
 def fuzz(n: int) -> settings:

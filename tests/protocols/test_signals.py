@@ -79,7 +79,7 @@ def traces(draw: st.DrawFn) -> list[SignalSnapshot]:
     return out
 
 
-@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 @given(traces())
 def test_write_then_read_round_trips(snapshots: list[SignalSnapshot]) -> None:
     cfg = TraceSettings(1600, -2, 20, {"site": "tower b", "seed": "7"})
