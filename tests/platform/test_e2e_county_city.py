@@ -16,7 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ import pytest
 from collector.store import open_store
 from protocols.events import Action
 from tests.collector.publisher import Publisher, event
+from tests.platform.helpers import Receiver
 from tests.support.services import Broker, free_port, port_open, wait_for
 
 TOKEN = "api-token-0123456789"
@@ -79,15 +80,27 @@ def procs() -> Iterator[list[Proc]]:
         p.stop()
 
 
-async def test_county_to_city(tmp_path: Path, broker: Broker, pg_url: str, procs: list[Proc]) -> None:
+@pytest.fixture
+async def hooks() -> AsyncIterator[Receiver]:
+    """The rescue centre's and the maintenance company's webhook endpoint."""
+    r = await Receiver().start(free_port())
+    yield r
+    await r.stop()
+
+
+async def test_county_to_city(tmp_path: Path, broker: Broker, pg_url: str, procs: list[Proc], hooks: Receiver) -> None:
     county_db = f"sqlite:///{tmp_path / 'county.db'}"
     (tmp_path / "token").write_text(TOKEN)
     (tmp_path / "yuecheng.token").write_text("county-token-yuecheng")
     (tmp_path / "zhuji.token").write_text("county-token-zhuji")
     city_port, county_port, platform_port = free_port(), free_port(), free_port()
+    hooks_port = hooks.port
     (tmp_path / "county.toml").write_text(
         "[platform]\npoll_s = 0.1\nsummary_interval_s = 0.3\n"
+        "[platform.rescue]\nresponse_limit_s = 1\narrival_limit_s = 600\n"
         "[platform.maintenance]\ninterval_days = 15\nmin_session_s = 1\n"
+        f'[platform.webhooks]\nrescue_centre_url = "http://127.0.0.1:{hooks_port}/centre"\nretry_base_s = 0.2\n'
+        f'[platform.webhooks.company_urls]\n"Acme Lift" = "http://127.0.0.1:{hooks_port}/acme"\n'
         f'[platform.city_feed]\ncity_url = "http://127.0.0.1:{city_port}"\ncounty = "330602"\n'
         f'token_file = "{tmp_path / "yuecheng.token"}"\nretry_base_s = 0.2\nretry_cap_s = 1.0\npoll_s = 0.1\n'
     )
@@ -218,6 +231,16 @@ async def test_county_to_city(tmp_path: Path, broker: Broker, pg_url: str, procs
         (done,) = await get(city_port, "/api/v1/city/rescue-cases")
         assert [s["status"] for s in done["steps"]] == ["01", "02", "04", "00"]
         assert [s["actor"] for s in done["steps"]] == ["system", "officer-wang", "tech-li", "tech-li"]
+        assert [e["kind"] for e in done["escalations"]] == ["no_response"]  # nobody answered within 1 s
+
+        # the rescue centre and the maintenance company were told of every step, once each
+        async def all_hooks() -> Any:
+            return len(hooks.got) >= 10 and hooks.got
+
+        got = await until(all_hooks, "the webhooks")
+        seen = sorted((h["Idempotency-Key"].rsplit(":", 1)[1], b["event"]) for h, b in got)
+        events = ["rescue.opened", "rescue.escalation", "rescue.status", "rescue.status", "rescue.status"]
+        assert seen == sorted((t, e) for t in ("Acme Lift", "rescue_centre") for e in events)
         alarms = {a["type"]: a for a in await get(city_port, "/api/v1/city/alarms")}
         assert alarms["entrapment"]["active"] is False and alarms["door_open_too_long"]["active"] is True
         # the city answers the collector's own /api/v1/alarms too, over every county
