@@ -6,7 +6,8 @@
 The frames are what a long-lived gateway sends, not a fresh one: a stream 1.5 million records old,
 a gateway up 30 days, a wall clock in 2026, a random epoch. The batch is 100 status changes of a
 car doing trips (doors, acceleration, floors passing, leveling), as the agent records them.
-Rows marked "no goal" show how sizes grow in the extreme (seq past 2^21, uptime past 397 days).
+Rows marked "no goal" show what the optional device_id costs (it makes a batch frame of one) and
+how sizes grow in the extreme (seq past 2^21, uptime past 397 days).
 """
 
 from __future__ import annotations
@@ -174,6 +175,8 @@ def rows() -> list[tuple[str, str | None, int, int]]:
     presence_json = {"v": 1, "online": True, "epoch": EPOCH, "wall_ms": WALL, "clock_synced": True}
     out.append(("presence (retained)", None, len(encode_presence(presence)), compact(presence_json)))
 
+    one = UplinkFrame(EPOCH, (status_record(SEQ, running_snapshot(MONO), WALL),), DEVICE)
+    uplink(f"status + device_id ({len(DEVICE)} chars)", None, one)
     far_seq, far_mono = 2**40, 5 * 365 * 86_400_000  # a stream of a trillion records, 5 years up
     uplink(
         "status, seq 2^40, up 5 years",
