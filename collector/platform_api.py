@@ -623,8 +623,9 @@ class Platform:
 
         return await self.db.run(q)
 
-    async def act(self, case_id: str, action: str, actor: str, note: str) -> dict[str, Any]:
-        """Apply a person's step; RescueError (refused) or KeyError (no such case)."""
+    async def act(self, case_id: str, action: str, actor: str, note: str, at_ms: int | None = None) -> dict[str, Any]:
+        """Apply a person's step, now or at `at_ms` (a step reported late: "the rescuer arrived at
+        15:02"); RescueError (refused) or KeyError (no such case)."""
 
         def tx(cur: Any) -> tuple[dict[str, Any], TickResult]:
             db = self.db
@@ -633,7 +634,9 @@ class Platform:
                 raise KeyError(case_id)
             case, sent = loaded
             now = self.clock()
-            new = rescue.transition(case, action, now, actor, note)
+            if at_ms is not None and at_ms > now + 60_000:
+                raise RescueError(f"at: {iso(at_ms)} is in the future")
+            new = rescue.transition(case, action, now if at_ms is None else at_ms, actor, note)
             _save_step(db, cur, new, now)
             self._schedule(cur, new, sent)
             res = TickResult()
@@ -948,12 +951,20 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
 
 async def h_case_action(request: web.Request) -> web.Response:
     data = await _json_body(request)
-    action, actor, note = data.get("action"), data.get("actor"), data.get("note", "")
+    action, actor, note, at = data.get("action"), data.get("actor"), data.get("note", ""), data.get("at")
     if not isinstance(action, str) or not isinstance(actor, str) or not isinstance(note, str):
         return _error(400, "give 'action' (respond, arrive, complete, false_alarm) and 'actor' as strings")
+    at_ms = None
+    if at is not None:
+        try:
+            if not isinstance(at, str):
+                raise ValueError("at: must be an ISO 8601 time string")
+            at_ms = parse_iso(at, "at")
+        except ValueError as exc:
+            return _error(400, str(exc))
     case_id = request.match_info["case_id"]
     try:
-        return web.json_response(await _p(request).act(case_id, action, actor, note))
+        return web.json_response(await _p(request).act(case_id, action, actor, note, at_ms))
     except KeyError:
         return _error(404, f"no rescue case {case_id!r}")
     except RefusedTransition as exc:

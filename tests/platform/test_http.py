@@ -102,7 +102,18 @@ async def test_routes_end_to_end_over_http(db_url: str) -> None:
             assert r.status == 400
         async with http.post(base + path, json={"action": "fly", "actor": "officer-wang"}, headers=AUTH) as r:
             assert r.status == 400 and "unknown action 'fly'" in (await r.json())["error"]
-        for action, expect in (("respond", "02"), ("arrive", "04"), ("complete", "00")):
+        async with http.post(base + path, json={"action": "respond", "actor": "o", "at": "soon"}, headers=AUTH) as r:
+            assert r.status == 400 and "'soon' is not an ISO 8601 time" in (await r.json())["error"]
+        async with http.post(
+            base + path, json={"action": "respond", "actor": "o", "at": "2099-01-01T00:00:00Z"}, headers=AUTH
+        ) as r:
+            assert r.status == 400 and "in the future" in (await r.json())["error"]
+        reported = case["occurred_at"].replace("Z", "+00:00")
+        async with http.post(
+            base + path, json={"action": "respond", "actor": "officer-wang", "at": reported}, headers=AUTH
+        ) as r:  # a step reported late, at the moment it happened
+            assert r.status == 200 and (await r.json())["response_s"] == 0.0
+        for action, expect in (("arrive", "04"), ("complete", "00")):
             async with http.post(base + path, json={"action": action, "actor": "officer-wang"}, headers=AUTH) as r:
                 assert r.status == 200 and (await r.json())["status"] == expect
         assert (await get(f"/api/v1/rescue-cases/{cid}"))[1]["closed"] is True
