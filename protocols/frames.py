@@ -34,7 +34,7 @@ Single record (kind 1, 2, 3), the record's body fields flattened into the frame:
     [head, stamp(epoch, wall_ms, seq, mono_ms), *body]
 
 Batch (kind 4): the stamp holds the first record's seq/mono/wall, every record carries its
-differences to the record before it (the first: to the stamp, with seq counting from seq0 - 1)::
+differences to the record before it (the first: to the stamp, so its gap and deltas are 0)::
 
     [head, stamp(epoch, wall0, seq0, mono0), device_id | nil, [record, ...]]
     record = [rhead, d_mono, d_wall, *body]
@@ -529,6 +529,10 @@ def _decode_uplink(obj: list[Any]) -> UplinkFrame:
         rkind = (rhead >> 1) & 7
         if not 1 <= rkind <= 3:
             raise FrameError("bad_kind", f"batch record {i}: kind {rkind}")
+        if i == 0 and (rhead >> 4 or d_mono or d_wall):
+            raise FrameError(
+                "bad_value", "the first batch record's gap and deltas must be 0 (the stamp has its values)"
+            )
         seq = prev_seq + (rhead >> 4) + 1
         mono_ms = prev_mono + d_mono
         wall_ms = prev_wall + d_mono + d_wall
