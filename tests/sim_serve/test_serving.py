@@ -9,8 +9,10 @@ and its position agrees with its landing.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -25,7 +27,8 @@ from pymodbus.exceptions import ModbusException
 from protocols.gpio_lines import GPIO_LINES
 from protocols.gpio_link import decode_levels
 from protocols.registers import NICE3000_MONITOR, RunStatus, decode_system_state
-from tests.sim_serve.simproc import SimProcess
+from tests.sim_serve.simproc import BUSY_SCENARIO, SimProcess
+from tests.support.services import free_port
 
 RATED = 1750
 FLOOR_MM = 3500
@@ -281,3 +284,35 @@ def test_run_names_a_port_in_use(tmp_path: Path) -> None:
         )
     assert out.returncode == 1
     assert f"cannot listen for Modbus TCP on 127.0.0.1:{port}" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_run_takes_its_settings_from_a_config_file(tmp_path: Path) -> None:
+    port = free_port()
+    (tmp_path / "lift.toml").write_text(BUSY_SCENARIO.replace("1750", "1000"))
+    config = tmp_path / "sim.toml"
+    config.write_text(f'modbus_tcp = "127.0.0.1:{port}"\nscenario = "{tmp_path / "lift.toml"}"\ntick_ms = 20\n')
+    proc = subprocess.Popen(
+        [*SimProcess.base_command(), "run", "--config", str(config)],
+        cwd=SimProcess.root(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert json.loads(proc.stdout.readline()) == {"ready": True, "modbus_tcp": f"127.0.0.1:{port}"}
+        values = mbpoll("-m", "tcp", "-p", str(port), "-r", str(0x1011), "-c", "1", "127.0.0.1")
+        assert values[0x1011] == 1000  # the scenario named in the file
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    config.write_text('modbus_tcp = "127.0.0.1:1"\ncolour = "red"\n')
+    out = subprocess.run(
+        [*SimProcess.base_command(), "run", "--config", str(config)], capture_output=True, text=True, timeout=30
+    )
+    assert out.returncode == 2 and out.stderr.strip().endswith(
+        "unknown key 'colour' (known: "
+        + ", ".join(("modbus_tcp", "modbus_rtu", "gpio_serve", "scenario", "control", "tick_ms", "time_scale", "debug"))
+        + ")"
+    )
