@@ -70,10 +70,12 @@ class ServeStats:
 class MonitorContext(ModbusServerContext):
     """A pymodbus server context that reads the live car on every request.
 
-    pymodbus (3.16) serves a `ModbusServerContext` whose `old_simulator` flag is set through its
-    async get/set methods directly; that is the whole interface a server uses. Raising
+    pymodbus 3.16 hands a `ModbusServerContext` whose `old_simulator` flag is set straight to its
+    request handlers, which only call `async_getValues`, `async_setValues` and `device_ids`; so the
+    registers are never copied into a datastore that could lag the model. Raising
     `NoSuchIdException` with `ignore_missing_devices=True` makes the server send nothing at all,
-    which is how both a foreign unit id and a dead controller look on the wire.
+    which is how both a foreign unit id and a dead controller look on the wire. (pymodbus 4 drops
+    this class; the equivalent there is a `SimDevice` whose `action` fills the registers.)
     """
 
     def __init__(self, car: LiveElevator, unit_id: int = UNIT_ID) -> None:  # no super(): it wants devices
