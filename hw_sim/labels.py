@@ -294,17 +294,13 @@ def _overtravel(
     return out
 
 
-def _periods(times: list[int], flags: list[bool], end_t: int) -> list[Interval]:
-    return _intervals(times, flags, end_t)
-
-
 def _reopen(
     times: list[int], running: list[bool], closed: list[bool], door_open: list[bool], sup: list[bool], end_t: int
 ) -> list[Label]:
     name = "door_reopen_repeated"
-    opens = _periods(times, door_open, end_t)
-    runs = _periods(times, running, end_t)
-    closes = _periods(times, closed, end_t)
+    opens = _intervals(times, door_open, end_t)
+    runs = _intervals(times, running, end_t)
+    closes = _intervals(times, closed, end_t)
     run_starts = [s for s, _ in runs]
 
     def state_at(flags: list[bool], t: int) -> bool:

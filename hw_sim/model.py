@@ -763,7 +763,7 @@ class ElevatorSim:
         yield 200
         self._direction = 0
         stopped = self._now
-        token = self._trap_begin(p.get("alarm", True))
+        self._trap_begin(p.get("alarm", True))
         if f == "door_open_while_running":
             yield round(p["open_s"] * 1000)
             self._door = Door.CLOSING
@@ -775,7 +775,6 @@ class ElevatorSim:
             yield max(0, round(p["lost_s"] * 1000) - (self._now - stopped))
             self._lock = True
         yield max(0, armed.duration_ms - (self._now - stopped))
-        del token
         if f == "power_failure":
             self._power = True
             yield self._rng.randint(3000, 6000)  # controller boots
@@ -861,8 +860,8 @@ class ElevatorSim:
         dest = spec.landing_position_mm(target)
         d = 1.0 if dest > pos else -1.0
         vf = v * armed.params["factor"]
-        tj, ta, _ = physics._accel_phase(v, a, j)
-        tj2, ta2, _ = physics._accel_phase(vf - v, a, j)
+        tj, ta, _ = physics.accel_phase(v, a, j)
+        tj2, ta2, _ = physics.accel_phase(vf - v, a, j)
         pieces: list[tuple[float, float, float | None]] = [
             (tj, d * j, None),
             (ta, 0.0, None),

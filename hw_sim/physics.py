@@ -94,7 +94,7 @@ def build(start_ms: int, p0: float, v0: float, a0: float, pieces: list[tuple[flo
     return Profile(start_ms, end_ms, tuple(segs), p0, p, v)
 
 
-def _accel_phase(v_peak: float, amax: float, jerk: float) -> tuple[float, float, float]:
+def accel_phase(v_peak: float, amax: float, jerk: float) -> tuple[float, float, float]:
     """(jerk time s, constant-accel time s, distance mm) to go from rest to v_peak (S-curve)."""
     if v_peak >= amax * amax / jerk:
         tj = amax / jerk
@@ -113,17 +113,17 @@ def trip(start_ms: int, p0: float, p1: float, vmax: float, amax: float, jerk: fl
     if dist < 1:
         return Profile(start_ms, start_ms, (), p0, p1)
     lo, hi = 0.0, vmax
-    if 2 * _accel_phase(vmax, amax, jerk)[2] > dist:
+    if 2 * accel_phase(vmax, amax, jerk)[2] > dist:
         for _ in range(60):
             mid = (lo + hi) / 2
-            if 2 * _accel_phase(mid, amax, jerk)[2] <= dist:
+            if 2 * accel_phase(mid, amax, jerk)[2] <= dist:
                 lo = mid
             else:
                 hi = mid
         v_peak = lo
     else:
         v_peak = vmax
-    tj, ta, dacc = _accel_phase(v_peak, amax, jerk)
+    tj, ta, dacc = accel_phase(v_peak, amax, jerk)
     tc = max(0.0, (dist - 2 * dacc) / v_peak) if v_peak > 0 else 0.0
     j = jerk * d
     pieces = [(tj, j), (ta, 0.0), (tj, -j), (tc, 0.0), (tj, -j), (ta, 0.0), (tj, j)]
@@ -147,7 +147,3 @@ def accelerate_to(start_ms: int, p0: float, v0: float, v1: float, accel: float, 
     s = abs(v1 - v0) / accel if accel > 0 else 0.0
     a = accel if v1 > v0 else -accel
     return build(start_ms, p0, v0, a, [(s, 0.0, None), (hold_s, 0.0, 0.0)])
-
-
-def trip_duration_ms(dist_mm: float, vmax: float, amax: float, jerk: float) -> int:
-    return trip(0, 0.0, dist_mm, vmax, amax, jerk).end_ms
