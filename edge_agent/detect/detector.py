@@ -67,7 +67,7 @@ _B_SAFETY, _B_OCCUPIED, _B_ALARM, _B_POWER, _B_MODE, _B_FAULT = (
 _B_ALL = sum(_SIGNAL_BITS.values())
 _B_STATIONARY = _B_RUNNING | _B_DOOR | _B_MODE
 _B_FAULT_RULE = _B_FAULT | _B_MODE
-_B_REOPEN = _B_DOOR | _B_RUNNING | _B_MODE
+_B_REOPEN = _B_DOOR | _B_RUNNING
 _B_ENTRAPMENT = _B_RUNNING | _B_DOOR | _B_MODE | _B_OCCUPIED | _B_ALARM
 
 
@@ -126,11 +126,11 @@ class Detector:
         self._done_in_run: set[str] = set()
         n = len(self._held)
         # Deadline slots; the order is the tie-break at equal times.
-        self._slot_entrapment = n
-        self._slot_reopen = n + 1
-        self._slot_fault = n + 2
-        self._slot_occupancy_end = n + 3
-        self._slot_reopen_count = n + 4
+        self._slot_reopen = n
+        self._slot_fault = n + 1
+        self._slot_occupancy_end = n + 2
+        self._slot_reopen_count = n + 3
+        self._slot_entrapment = n + 4  # last: it sees everything else that happens at its moment
         self._due = [NEVER] * (n + 5)
         self._next = NEVER
 
@@ -166,7 +166,7 @@ class Detector:
 
         # door_reopen_repeated state.
         self._reopen_raised = False
-        self._reopen_eligible = False  # door=open while the car stands, not suppressed
+        self._door_open = False  # door=open (an opening is counted once it has lasted door_reopen_open_ms)
         self._openings: deque[int] = deque()
 
         # controller_fault state.
@@ -218,9 +218,9 @@ class Detector:
                     self._fire(t)
                 return events
             if t >= self._next:
-                self._fire(t)
+                self._fire(t, t)
         else:
-            self._settle(t)
+            self._settle(t, t)
         self._take(t, state)
         return events
 
@@ -237,8 +237,11 @@ class Detector:
 
     # ------------------------------------------------------------------ debouncing
 
-    def _settle(self, now: int) -> None:
-        """Decide pending changes that have lasted debounce_ms by `now`; release rows; fire timers."""
+    def _settle(self, now: int, row_at: int | None = None) -> None:
+        """Decide pending changes that have lasted debounce_ms by `now`; release rows; fire timers.
+
+        `row_at`: the time of a row about to be taken, if any.
+        """
         if self._pending != NEVER:
             deb = self._debounce_ms
             if self._zone_pending + deb <= now:
@@ -252,9 +255,11 @@ class Detector:
                 self._door_pending = NEVER
             self._pending = min(self._zone_pending, self._lock_pending, self._door_pending)
             self._release()
-        horizon = now if now < self._pending else self._pending
-        if horizon >= self._next:
-            self._fire(horizon)
+        if now < self._pending:
+            if now >= self._next:
+                self._fire(now, row_at)
+        elif self._pending >= self._next:
+            self._fire(self._pending, self._pending)  # a held-back row starts there
 
     def _take(self, t: int, state: tuple[object, ...]) -> None:
         """Debounce a new raw row (timers up to its time have fired), then apply it or hold it back."""
@@ -301,9 +306,11 @@ class Detector:
             self._settle(t)
             return
         self._release()
-        horizon = t if t < pending else pending
-        if horizon >= self._next:
-            self._fire(horizon)
+        if pending > t:  # nothing pending any more: every row up to this one is applied
+            if t >= self._next:
+                self._fire(t)
+        elif pending >= self._next:
+            self._fire(pending, pending)  # a held-back row starts there
 
     def _cancel(self, since: int, field: int, value: object) -> None:
         """A pending excursion reverted in time: rewrite the rows held back since it began."""
@@ -319,7 +326,7 @@ class Detector:
         while i < len(rows) and rows[i][0] < pending:
             t, state = rows[i]
             if t >= self._next:
-                self._fire(t)
+                self._fire(t, t)
             self._apply(t, tuple(state))
             if t >= self._next:
                 self._fire(t)
@@ -329,13 +336,21 @@ class Detector:
 
     # ------------------------------------------------------------------ timers
 
-    def _fire(self, now: int) -> None:
-        """Fire every deadline up to `now`, earliest first; ties in slot order."""
+    def _fire(self, now: int, row_at: int | None = None) -> None:
+        """Fire every deadline up to `now`, earliest first; ties in slot order.
+
+        `row_at`: a row at that time is still to be applied. An entrapment raise due then waits
+        for it: its conditions must hold *at* the raise moment (a car that starts, a door that
+        opens, an alarm released or occupancy ending at that very moment prevents it), whereas a
+        "held for T" rule is met by T of holding even if its condition ends right then.
+        """
         due = self._due
         nheld = len(self._held)
         while self._next <= now:
             t = self._next
             slot = due.index(t)
+            if t == row_at and slot == self._slot_entrapment and not self._trap_raised:
+                break  # the last slot: everything else due at t has fired
             due[slot] = NEVER
             if slot < nheld:
                 self._fire_held(self._held[slot], t)
@@ -448,7 +463,6 @@ class Detector:
             s.door_closed = door is not _CLOSED  # so the door bookkeeping below runs
             s.running = not running
         assert isinstance(mode, Mode) and isinstance(door, Door) and isinstance(fault, int)
-        old_mode = s.mode
         if mask & _B_RUNNING:
             if running:
                 s.run_start = t
@@ -504,7 +518,7 @@ class Detector:
             elif self._alarm_since is not None:
                 if self._stationary and self._alarm_mark is None:
                     mark = max(self._stationary_since, self._alarm_since + self._trap_alarm_ms)
-                    if mark <= t:
+                    if mark < t:  # still pressed at that moment
                         self._alarm_mark = mark
                 self._alarm_since = None
             s.alarm_button = alarm  # type: ignore[assignment]
@@ -530,7 +544,7 @@ class Detector:
         if mask & _B_FAULT_RULE:
             self._update_fault(t, fault, mode)
         if mask & _B_REOPEN:
-            self._update_reopen(t, door, running, mode, old_mode)
+            self._update_reopen(t, door)
         if mask & _B_ENTRAPMENT:
             self._due[self._slot_entrapment] = self._entrapment_due()
         self._next = min(self._due)
@@ -599,14 +613,11 @@ class Detector:
 
     # ------------------------------------------------------------------ door_reopen_repeated
 
-    def _update_reopen(self, t: int, door: Door, running: object, mode: Mode, old_mode: Mode) -> None:
-        suppressed = mode in self._reopen_suppressed
-        if suppressed and old_mode not in self._reopen_suppressed:
-            self._openings.clear()  # suppressed: nothing counted, nothing kept
-        eligible = door is _OPEN and not running and not suppressed
-        if eligible != self._reopen_eligible:
-            self._reopen_eligible = eligible
-            self._due[self._slot_reopen_count] = t + self._reopen_open_ms if eligible else NEVER
+    def _update_reopen(self, t: int, door: Door) -> None:
+        is_open = door is _OPEN
+        if is_open != self._door_open:
+            self._door_open = is_open
+            self._due[self._slot_reopen_count] = t + self._reopen_open_ms if is_open else NEVER
         if self._reopen_raised:
             self._due[self._slot_reopen] = self._reopen_clear_due()
 
@@ -620,6 +631,10 @@ class Detector:
         return due
 
     def _count_opening(self, t: int) -> None:
+        """An opening has lasted door_reopen_open_ms: it counts if the car stands and it is not suppressed."""
+        s = self._sig
+        if s.running or s.mode in self._reopen_suppressed:
+            return
         openings = self._openings
         openings.append(t)
         oldest = t - self._reopen_window_ms

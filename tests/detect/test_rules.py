@@ -420,3 +420,58 @@ def test_inspection_raises_after_1_s_and_suppresses_the_rest() -> None:
     assert car.advance(100_000) == [(70_500, "alarm_button", "raise")]
     car.at(100_000, mode=Mode.NORMAL, alarm_button=False, door=CLOSED, door_lock=True, door_zone=True)
     assert sorted(car.advance(101_000)) == [(101_000, "alarm_button", "clear"), (101_000, "inspection", "clear")]
+
+
+# ----------------------------------------------------------------------------- exact moments
+
+
+def test_entrapment_conditions_must_hold_at_the_raise_moment() -> None:
+    # The car restarts exactly at S + T: condition 1 no longer holds then, so no entrapment.
+    car = stuck_between_floors(occupied=True)
+    car.at(25_000, running=True, direction=1, speed_mm_s=100)
+    assert "entrapment" not in [e.type for e in car.events + car.detector.advance(40_000)]
+    # Occupancy ends (5 s after the last occupied=1) exactly at S + T: not occupied for the whole
+    # of the last T at that moment.
+    car = stuck_between_floors(occupied=True)
+    car.at(20_000, occupied=False)
+    assert "entrapment" not in [e[1] for e in car.advance(60_000)]
+    # A moment later would have been enough.
+    car = stuck_between_floors(occupied=True)
+    car.at(20_001, occupied=False)
+    assert (25_000, "entrapment", "raise") in car.advance(60_000)
+
+
+def test_entrapment_alarm_press_must_still_be_held_when_it_reaches_500_ms() -> None:
+    car = stuck_between_floors(occupied=None)
+    car.at(30_000, alarm_button=True)
+    # Released exactly at 500 ms: the alarm_button event is met (held 500 ms) but the button is
+    # not pressed at that moment, so it does not confirm someone is inside.
+    assert car.at(30_500, alarm_button=False) == [(30_500, "alarm_button", "raise")]
+    assert "entrapment" not in [e[1] for e in car.advance(60_000)]
+    car.at(70_000, alarm_button=True)
+    assert (70_500, "entrapment", "raise") in car.advance(70_500)
+
+
+def test_held_for_t_is_met_even_if_the_condition_ends_right_then() -> None:
+    car = Car()
+    car.at(0)
+    car.at(1_000, alarm_button=True)
+    assert car.at(1_500, alarm_button=False) == [(1_500, "alarm_button", "raise")]
+    assert car.advance(2_500) == [(2_500, "alarm_button", "clear")]
+
+
+def test_door_openings_are_not_counted_in_inspection_but_earlier_ones_still_count() -> None:
+    car = Car()
+    car.at(0)
+    t = 1_000
+    for k in range(12):
+        if k == 5:
+            car.at(t, mode=Mode.INSPECTION)  # openings 6-7 happen during maintenance
+        if k == 7:
+            car.at(t, mode=Mode.NORMAL)
+        car.at(t, door=OPEN, door_lock=False)
+        car.at(t + 1_000, door=CLOSED, door_lock=True)
+        t += 3_000
+    raised = [e for e in car.events if e.type == "door_reopen_repeated"]
+    # Openings 1-5 and 8-12 count (10), 6 and 7 do not: the 12th opening (k=11) raises.
+    assert [(e.t_ms, e.action.value) for e in raised] == [(1_000 + 11 * 3_000 + 300, "raise")]
