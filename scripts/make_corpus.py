@@ -138,6 +138,21 @@ COMBOS: dict[str, list[dict[str, Any]]] = {
     ],
 }
 NOISY = {"bounce_per_hour": 600.0, "dropout_per_min": 4.0}
+# Just under and just over a rule's threshold (the labels say which side each falls on).
+EDGES: tuple[tuple[str, float, dict[str, Any]], ...] = (
+    ("alarm_button", 0.4, {}),
+    ("alarm_button", 0.65, {}),
+    ("power_failure", 0.8, {"when": "now"}),
+    ("power_failure", 1.4, {"when": "now"}),
+    ("safety_circuit_open", 0.4, {"when": "now", "code": 0}),
+    ("safety_circuit_open", 0.7, {"when": "now", "code": 0}),
+    ("door_open_too_long", 55.0, {}),  # the door is not closed for duration + closing (2.5 s)
+    ("door_open_too_long", 59.0, {}),
+    ("door_reopen_repeated", 0.0, {"cycles": 8}),  # the first opening + 8 reopenings = 9
+    ("door_reopen_repeated", 0.0, {"cycles": 9}),
+    ("trap_between_floors", 8.0, {}),
+    ("trap_between_floors", 16.0, {}),
+)
 END_MARGIN_MS = 30_000  # no label this close to the end, where a checker's tolerance gets cut off
 
 
@@ -207,6 +222,16 @@ def main(argv: list[str] | None = None) -> int:
                 text = scenario_toml(building, presence, traffic, seed, at_s + tail, [inj])
                 period = None if k % 2 == 0 else (100, 50, 200)[(k // 2) % 3]
                 manifest.append({"kind": "fault", "fault": fault, **make_one(out, f"{fault}-{k}", text, period, fault)})
+        for j, (fault, dur, params) in enumerate(EDGES):
+            building = BUILDINGS[j % len(BUILDINGS)]
+            inj = {"at_s": float(rng.randint(60, 180)), "fault": fault, **params}
+            if dur:
+                inj["duration_s"] = dur
+            text = scenario_toml(building, j % 2 == 0, "night", rng.randint(1, 10**6), inj["at_s"] + 600.0, [inj])
+            period = None if j % 3 else 100
+            tag = f"{params['cycles']}x" if "cycles" in params else f"{dur:g}s".replace(".", "_")
+            name = f"edge-{fault}-{tag}-{j}"
+            manifest.append({"kind": "edge", "fault": fault, **make_one(out, name, text, period)})
         for combo, injections in COMBOS.items():
             for k in range(args.variants):
                 building = BUILDINGS[(k + len(combo)) % len(BUILDINGS)]
