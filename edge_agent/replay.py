@@ -32,7 +32,7 @@ from protocols.signals import TraceError, TraceReader, parse_row
 
 log = logging.getLogger("elev-agent.replay")
 
-_CACHE_MAX = 200_000
+_CACHE_MAX = 50_000
 
 
 class ReplayError(Exception):
@@ -81,6 +81,8 @@ def replay(stream: IO[str], source: str, config: DetectorConfig) -> list[Event]:
     lineno = lines.count
     last_t = 0
     prev_rest: str | None = None
+    prev_state: tuple[object, ...] | None = None
+    prev_parts: list[str] = []
     for line in lines._lines:
         lineno += 1
         t_text, _, rest = line.partition(",")
@@ -94,7 +96,18 @@ def replay(stream: IO[str], source: str, config: DetectorConfig) -> list[Event]:
                 _check_row(line, source, lineno, last_t)
             last_t = t
             continue
+        parts = rest.split(",", 4)
+        only_speed = False
         state = cache.get(rest)
+        if state is None and prev_state is not None and parts[-1] == prev_parts[-1] and parts[:3] == prev_parts[:3]:
+            # Only the speed differs from the previous row (most rows of a run, on change).
+            try:
+                speed = int(parts[3])
+            except (ValueError, IndexError):
+                speed = -1
+            if speed >= 0:
+                state = (*prev_state[:3], speed, *prev_state[4:])
+                only_speed = True
         if state is None:
             text = line.strip()
             if not text:
@@ -120,7 +133,9 @@ def replay(stream: IO[str], source: str, config: DetectorConfig) -> list[Event]:
             raise TraceError(source, lineno, f"t_ms goes backwards ({t} after {last_t})")
         last_t = t
         prev_rest = rest
-        out = step(t, state)
+        prev_state = state
+        prev_parts = parts
+        out = step(t, state, only_speed)
         if out:
             events += out
     events += detector.advance(last_t)

@@ -122,6 +122,7 @@ class Detector:
         self._overspeed = self._held[self._overspeed_slot]
         self._by_mask: dict[int, tuple[tuple[int, _Held], ...]] = {}
         self._started = False
+        self._applied_tail: tuple[object, ...] = ()
         self._once_per_run = [h for h in self._held if h.once_per_run]
         self._done_in_run: set[str] = set()
         n = len(self._held)
@@ -204,8 +205,11 @@ class Detector:
         """Feed the next snapshot; returns the raises and clears now decided, in time order."""
         return self.step_state(snap[0], snap[1:])
 
-    def step_state(self, t_ms: int, state: tuple[object, ...]) -> list[Event]:
-        """`step` for a snapshot given as its time and `snapshot[1:]` (replay's fast path)."""
+    def step_state(self, t_ms: int, state: tuple[object, ...], only_speed: bool = False) -> list[Event]:
+        """`step` for a snapshot given as its time and `snapshot[1:]` (replay's fast path).
+
+        `only_speed`: the caller knows that only `speed_mm_s` differs from the previous snapshot.
+        """
         t = t_ms
         if t < self._now:
             raise DetectError(f"snapshot time went backwards: {t} after {self._now}")
@@ -213,12 +217,20 @@ class Detector:
         self._events = events
         self._now = t
         if self._pending == NEVER:
-            if state == self._raw_last:
+            last = self._raw_last
+            if state == last:
                 if t >= self._next:
                     self._fire(t)
                 return events
             if t >= self._next:
                 self._fire(t, t)
+            if only_speed or (last is not None and state[4:] == last[4:] and state[:3] == last[:3]):
+                # Only the speed changed (most rows of a run): only overspeed reads it.
+                self._raw_last = state
+                self._speed_changed(t, state[3])  # type: ignore[arg-type]
+                if t >= self._next:
+                    self._fire(t)
+                return events
         else:
             self._settle(t, t)
         self._take(t, state)
@@ -432,33 +444,28 @@ class Detector:
                 mask |= _B_ZONE
             if lock != s.door_lock:
                 mask |= _B_LOCK
-            if safety != s.safety_circuit:
-                mask |= _B_SAFETY
-            if occupied != s.occupied:
-                mask |= _B_OCCUPIED
-            if alarm != s.alarm_button:
-                mask |= _B_ALARM
-            if power != s.power:
-                mask |= _B_POWER
-            if mode is not s.mode:
-                mask |= _B_MODE
-            if fault != s.fault_code:
-                mask |= _B_FAULT
+            if state[7:] != self._applied_tail:  # the rarely changing rest, in one comparison
+                self._applied_tail = state[7:]
+                if safety != s.safety_circuit:
+                    mask |= _B_SAFETY
+                if occupied != s.occupied:
+                    mask |= _B_OCCUPIED
+                if alarm != s.alarm_button:
+                    mask |= _B_ALARM
+                if power != s.power:
+                    mask |= _B_POWER
+                if mode is not s.mode:
+                    mask |= _B_MODE
+                if fault != s.fault_code:
+                    mask |= _B_FAULT
             if mask == _B_SPEED:
-                # Only the speed changed (most rows of a run): only overspeed reads it.
-                s.speed_mm_s = speed  # type: ignore[assignment]
-                h = self._overspeed
-                on = h.condition(s) and mode not in h.suppressed
-                if on != h.on:
-                    h.on = on
-                    h.since = t
-                    self._schedule_held(h, self._overspeed_slot)
-                    self._next = min(self._due)
+                self._speed_changed(t, speed)  # type: ignore[arg-type]
                 return
             if not mask:
                 return
         else:
             self._started = True
+            self._applied_tail = state[7:]
             mask = _B_ALL
             s.door_closed = door is not _CLOSED  # so the door bookkeeping below runs
             s.running = not running
@@ -548,6 +555,18 @@ class Detector:
         if mask & _B_ENTRAPMENT:
             self._due[self._slot_entrapment] = self._entrapment_due()
         self._next = min(self._due)
+
+    def _speed_changed(self, t: int, speed: int) -> None:
+        """Only the speed changed: only overspeed reads it."""
+        s = self._sig
+        s.speed_mm_s = speed
+        h = self._overspeed
+        on = speed > s.overspeed_mm_s and s.mode not in h.suppressed
+        if on != h.on:
+            h.on = on
+            h.since = t
+            self._schedule_held(h, self._overspeed_slot)
+            self._next = min(self._due)
 
     # ------------------------------------------------------------------ entrapment
 

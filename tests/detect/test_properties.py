@@ -11,15 +11,18 @@ every event type, including the long-held ones (entrapment, run_timeout, door_op
 
 from __future__ import annotations
 
+import io
 import random
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocols.signals import Door, Mode, SignalSnapshot
+from edge_agent.detect import DetectorConfig
+from edge_agent.replay import replay
+from protocols.signals import Door, Mode, SignalSnapshot, TraceSettings, write_trace
 
-from .support import BASELINE, Ev, run
+from .support import BASELINE, LIMITS, Ev, run
 
 VALUES: dict[str, tuple[Any, ...]] = {
     "floor": (1, 3, 9, 10, 11, 0),
@@ -232,3 +235,18 @@ def test_periodic_and_on_change_renderings_agree_within_200_ms(
     on_change = run(with_repeats(render(start, offset_ms, chg, end), every))
     sampled = run(periodic(start, 100, chg, end - offset_ms + 100))
     assert close_enough(on_change, sampled, 200), (on_change, sampled)
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32), n=st.integers(1, 40), sensor=st.booleans(), periodic_rendering=st.booleans())
+def test_replay_text_fast_paths_match_the_detector_fed_snapshot_by_snapshot(
+    seed: int, n: int, sensor: bool, periodic_rendering: bool
+) -> None:
+    """`elev-agent replay` skips repeated rows, caches parsed rows and splices speed-only changes;
+    none of that may change a single event."""
+    start, _, noisy, end = bounced(seed, n, 10, sensor)
+    rows = periodic(start, 0, noisy, end) if periodic_rendering else render(start, 0, noisy, end)
+    text = io.StringIO()
+    write_trace(text, TraceSettings(LIMITS.rated_speed_mm_s, LIMITS.lowest_floor, LIMITS.highest_floor), rows)
+    replayed = [(e.t_ms, e.type, e.action.value) for e in replay(io.StringIO(text.getvalue()), "t", DetectorConfig())]
+    assert replayed == run(rows)
