@@ -138,7 +138,7 @@ def replay(stream: IO[str], source: str, config: DetectorConfig) -> list[Event]:
         out = step(t, state, only_speed)
         if out:
             events += out
-    events += detector.advance(last_t)
+    events += detector.finish(last_t)
     return events
 
 

@@ -249,20 +249,33 @@ class Detector:
 
     # ------------------------------------------------------------------ debouncing
 
-    def _settle(self, now: int, row_at: int | None = None) -> None:
+    def finish(self, end_ms: int) -> list[Event]:
+        """The input ends at `end_ms` (replay: the last row's time): decide what is still open and
+        fire everything due up to then, nothing later. A debounced change still pending has not
+        reverted, so it is a change, not an excursion."""
+        events: list[Event] = []
+        self._events = events
+        if self._raw_last is None or end_ms < self._now:
+            return events
+        self._now = end_ms
+        self._settle(end_ms, force=True)
+        return events
+
+    def _settle(self, now: int, row_at: int | None = None, force: bool = False) -> None:
         """Decide pending changes that have lasted debounce_ms by `now`; release rows; fire timers.
 
-        `row_at`: the time of a row about to be taken, if any.
+        `row_at`: the time of a row about to be taken, if any. `force`: decide every pending change.
         """
         if self._pending != NEVER:
-            deb = self._debounce_ms
-            if self._zone_pending + deb <= now:
+            # A change is decided once it has lasted debounce_ms (or, with `force`, as it stands).
+            until = NEVER - 1 if force else now - self._debounce_ms
+            if self._zone_pending <= until:
                 self._deb_zone = not self._deb_zone
                 self._zone_pending = NEVER
-            if self._lock_pending + deb <= now:
+            if self._lock_pending <= until:
                 self._deb_lock = not self._deb_lock
                 self._lock_pending = NEVER
-            if self._door_pending + deb <= now:
+            if self._door_pending <= until:
                 self._deb_closed = False
                 self._door_pending = NEVER
             self._pending = min(self._zone_pending, self._lock_pending, self._door_pending)

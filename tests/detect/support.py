@@ -66,5 +66,5 @@ def run(rows: list[SignalSnapshot], limits: ElevatorLimits = LIMITS, config: Det
     for snap in rows:
         out += det.step(snap)
     if rows:
-        out += det.advance(rows[-1].t_ms)
+        out += det.finish(rows[-1].t_ms)
     return plain(out)

@@ -475,3 +475,22 @@ def test_door_openings_are_not_counted_in_inspection_but_earlier_ones_still_coun
     raised = [e for e in car.events if e.type == "door_reopen_repeated"]
     # Openings 1-5 and 8-12 count (10), 6 and 7 do not: the 12th opening (k=11) raises.
     assert [(e.t_ms, e.action.value) for e in raised] == [(1_000 + 11 * 3_000 + 300, "raise")]
+
+
+def test_end_of_trace_decides_a_change_still_pending_and_fires_what_is_due() -> None:
+    from protocols.signals import SignalSnapshot
+
+    from .support import BASELINE, run
+
+    rows = [
+        SignalSnapshot(0, **{**BASELINE, "alarm_button": True}),
+        # The car leaves the zone 70 ms before the end: not yet 100 ms, but it never reverted.
+        SignalSnapshot(450, **{**BASELINE, "alarm_button": True, "door_zone": False}),
+        SignalSnapshot(520, **{**BASELINE, "alarm_button": True, "door_zone": False}),
+    ]
+    assert run(rows) == [(500, "alarm_button", "raise")]
+    car = Car()
+    car.at(0, alarm_button=True)
+    car.at(450, door_zone=False)
+    assert car.advance(520) == []  # live: the zone change is not decided yet, so neither is 500 ms
+    assert car.detector.finish(520)[0][:3] == (500, "alarm_button", "raise")
