@@ -22,7 +22,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from hw_sim.endpoints import SimServeError
+from hw_sim.endpoints import SimServeError, close_handlers
 from hw_sim.live import LiveElevator
 from protocols.registers import NICE3000_MONITOR
 
@@ -82,6 +82,7 @@ class ControlServer:
     def __init__(self, cars: Sequence[LiveElevator]) -> None:
         self.cars = cars
         self._server: asyncio.Server | None = None
+        self._handlers: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
 
     async def start(self, host: str, port: int) -> None:
         try:
@@ -94,8 +95,18 @@ class ControlServer:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
+        await close_handlers(self._handlers)
 
     async def _serve_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers[task] = writer
+        try:
+            await self._answer(reader, writer)
+        finally:
+            del self._handlers[task]
+
+    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while line := await reader.readline():
                 try:

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 
 class SimServeError(Exception):
     """The simulator cannot serve (port in use, bad device path, no control socket); says which."""
@@ -25,3 +27,15 @@ def parse_hostport(text: str, what: str) -> tuple[str, int]:
 
 def hostport(hp: tuple[str, int]) -> str:
     return f"[{hp[0]}]:{hp[1]}" if ":" in hp[0] else f"{hp[0]}:{hp[1]}"
+
+
+async def close_handlers(handlers: dict[asyncio.Task[None], asyncio.StreamWriter], timeout_s: float = 2.0) -> None:
+    """Hang up on the clients of a stream server and wait (bounded) for their handlers to return.
+
+    Handlers are not cancelled: asyncio's stream server logs a cancelled handler as an error
+    (Python 3.11), and a clean hang-up is what clients should see anyway.
+    """
+    for writer in handlers.values():
+        writer.close()
+    if handlers:
+        await asyncio.wait(set(handlers), timeout=timeout_s)

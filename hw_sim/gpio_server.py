@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 
-from hw_sim.endpoints import SimServeError
+from hw_sim.endpoints import SimServeError, close_handlers
 from hw_sim.live import LiveElevator
 from protocols.gpio_link import encode_levels
 
@@ -27,6 +27,7 @@ class GpioServer:
         self.car = car
         self.clients = 0
         self._server: asyncio.Server | None = None
+        self._handlers: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
 
     async def start(self, host: str, port: int) -> None:
         try:
@@ -35,11 +36,21 @@ class GpioServer:
             raise SimServeError(f"cannot listen for GPIO clients on {host}:{port}: {exc.strerror}") from None
 
     async def close(self) -> None:
+        """Stop listening and hang up on every client."""
         if self._server is not None:
             self._server.close()
-            # wait_closed() would wait for every client to hang up; closing the listener is enough.
+        await close_handlers(self._handlers)
 
     async def _serve_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers[task] = writer
+        try:
+            await self._stream_levels(reader, writer)
+        finally:
+            del self._handlers[task]
+
+    async def _stream_levels(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
         gone = asyncio.Event()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import shutil
 import signal
@@ -316,3 +317,23 @@ def test_run_takes_its_settings_from_a_config_file(tmp_path: Path) -> None:
         + ", ".join(("modbus_tcp", "modbus_rtu", "gpio_serve", "scenario", "control", "tick_ms", "time_scale", "debug"))
         + ")"
     )
+
+
+def test_sigterm_with_every_kind_of_client_connected_stops_cleanly(tmp_path: Path) -> None:
+    s = SimProcess(tmp_path, time_scale=1.0)
+    gpio = socket.create_connection(("127.0.0.1", s.gpio_port), timeout=5)
+    control = socket.create_connection(("127.0.0.1", s.control_port), timeout=5)
+    modbus = socket.create_connection(("127.0.0.1", s.modbus_port), timeout=5)
+    pty = os.open(s.rtu_path, os.O_RDWR | os.O_NOCTTY)
+    try:
+        gpio.recv(4096)  # the full message: the client is registered
+        control.sendall(b'{"status": true}\n')
+        assert json.loads(control.makefile("rb").readline())["ok"]
+        assert s.stop() == 0, s.stderr()
+        assert gpio.recv(4096) == b""  # hung up, not left dangling
+    finally:
+        for sock in (gpio, control, modbus):
+            sock.close()
+        os.close(pty)
+    err = s.stderr()
+    assert "Traceback" not in err and "ERROR" not in err, err
