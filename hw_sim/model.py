@@ -112,6 +112,8 @@ class ElevatorSim:
         self._trap_seq = 0
         self._force_serve = False
         self._blocking: list[int] = []  # active controller faults that stop normal service
+        self._power_holds = 0  # power failures in progress
+        self._safety_holds: list[int] = []  # codes of safety-chain faults in progress (0 = no code)
         self._comms_until = -1
         self._serial_until = -1
         self._due: list[dict[str, Any]] = []
@@ -326,9 +328,7 @@ class ElevatorSim:
             self._spawn(self._controller_fault(p["code"], dur_ms), "controller_fault")
             return
         if fault in ("power_failure", "safety_circuit_open") and p["when"] == "now":
-            self._kill(self._service_proc)
-            gen = self._power_failure_now(dur_ms, p) if fault == "power_failure" else self._safety_now(dur_ms, p)
-            self._service_proc = self._spawn(gen, fault)
+            self._immediate_fault(fault, dur_ms, p)
             return
         armed = _Armed(fault, dur_ms, p, now)
         self._armed.append(armed)
@@ -782,7 +782,7 @@ class ElevatorSim:
         if f == "door_open_while_running" and self._door is Door.CLOSED:
             yield LOCK_DELAY_MS
             self._lock = True
-        self._fault_code = 0
+        self._fault_code = self._held_code()
         yield from self._recover()
 
     def _recover(self) -> Proc:
@@ -810,7 +810,7 @@ class ElevatorSim:
         self._direction = 0
         self._trap_begin(armed.params["alarm"])
         yield armed.duration_ms
-        self._fault_code = 0
+        self._fault_code = self._held_code()
         self._trap_end()
         yield from self._serve(self.floor, evacuate=True)
 
@@ -848,7 +848,7 @@ class ElevatorSim:
         self._trap_begin(True)
         yield armed.duration_ms
         self._safety = True
-        self._fault_code = 0
+        self._fault_code = self._held_code()
         yield from self._recover()
 
     def _overspeed_profile(self, armed: _Armed, target: int) -> Profile | None:
@@ -908,7 +908,7 @@ class ElevatorSim:
         self._trap_begin(True)
         yield armed.duration_ms
         self._safety = True
-        self._fault_code = 0
+        self._fault_code = self._held_code()
         yield from self._recover()
 
     def _run_timeout(self, armed: _Armed, target: int) -> Proc:
@@ -944,35 +944,76 @@ class ElevatorSim:
         self._direction = 0
         self._trap_begin(True)
         yield max(1000, armed.duration_ms - limit_ms)
-        self._fault_code = 0
+        self._fault_code = self._held_code()
         yield from self._recover()
 
-    def _power_failure_now(self, dur_ms: int, p: dict[str, Any]) -> Proc:
-        self._power = False
-        end = self._now + dur_ms
-        yield from self._emergency_halt(2000.0)
-        self._trap_begin(p["alarm"])
-        yield max(0, end - self._now)
-        self._power = True
-        yield self._rng.randint(3000, 6000)
-        yield from self._recover()
-        yield from self._service()
+    def _immediate_fault(self, fault: str, dur_ms: int, p: dict[str, Any]) -> None:
+        """Mains or safety chain lost now: whatever the controller was doing is cut short."""
+        self._kill(self._service_proc)
+        self._cut_short()
+        now = self._now
+        if fault == "power_failure":
+            self._power_holds += 1
+            self._power = False
+            self._at(now + dur_ms, self._end_power_hold)
+            decel = 2000.0
+        else:
+            code = p["code"]
+            self._safety_holds.append(code)
+            self._safety = False
+            if code:
+                self._fault_code = code
+            self._at(now + dur_ms, functools.partial(self._end_safety_hold, code))
+            decel = float(EMERGENCY_DECEL_MM_S2)
+        self._service_proc = self._spawn(self._halted(p["alarm"], decel), fault)
 
-    def _safety_now(self, dur_ms: int, p: dict[str, Any]) -> Proc:
-        self._safety = False
-        if p["code"]:
-            self._fault_code = p["code"]
-        end = self._now + dur_ms
-        yield from self._emergency_halt(float(EMERGENCY_DECEL_MM_S2))
-        self._trap_begin(p["alarm"])
-        yield max(0, end - self._now)
-        self._safety = True
-        self._fault_code = 0
+    def _cut_short(self) -> None:
+        """Drop what only the interrupted procedure held: its safety trip, its fault code, its mode.
+
+        An inspection, fire or out-of-service session ends with it; the controller comes back in
+        normal service after the reset.
+        """
+        self._safety = not self._safety_holds
+        self._fault_code = self._held_code()
+        self._mode = Mode.NORMAL
+        self._target_floor = None
+
+    def _held_code(self) -> int:
+        """The fault code still standing once a fault ends (0: none)."""
+        for code in reversed(self._safety_holds):
+            if code:
+                return code
+        return self._blocking[-1] if self._blocking else 0
+
+    def _end_power_hold(self) -> None:
+        self._power_holds -= 1
+        if not self._power_holds:
+            self._power = True
+        self._wake(self._service_proc)
+
+    def _end_safety_hold(self, code: int) -> None:
+        self._safety_holds.remove(code)
+        self._safety = not self._safety_holds
+        if self._fault_code == code:
+            self._fault_code = self._held_code()
+        self._wake(self._service_proc)
+
+    def _halted(self, alarm: bool, decel: float) -> Proc:
+        """Stopped where the fault caught the car until mains and safety chain are back, then recover."""
+        yield from self._emergency_halt(decel)
+        self._trap_begin(alarm)
+        boot = False
+        while not self._power or self._safety_holds:
+            boot = boot or not self._power
+            yield None
+        if boot:
+            yield self._rng.randint(3000, 6000)  # controller boots
         yield from self._recover()
         yield from self._service()
 
     def _emergency_halt(self, decel: float) -> Proc:
         """Stop wherever the car is: brake if it moves, doors stay as they are."""
+        self._target_floor = None
         if self._running:
             prof = self._stop_here(decel)
             yield max(0, prof.end_ms - self._now)
@@ -991,7 +1032,7 @@ class ElevatorSim:
         yield dur_ms
         self._blocking.remove(code)
         if self._fault_code == code:
-            self._fault_code = self._blocking[-1] if self._blocking else 0
+            self._fault_code = self._held_code()
         self._wake(self._service_proc)
 
     def _park_for_fault(self) -> Proc:
@@ -1037,9 +1078,9 @@ class ElevatorSim:
         for i in range(moves + 1):
             yield max(3000, span // (moves + 2) + rng.randint(-2000, 2000))
             if armed.params["alarm_test"] and i == alarm_at:
-                self._alarm_presses += 1
-                yield rng.randint(2000, 4000)
-                self._alarm_presses -= 1
+                hold = rng.randint(2000, 4000)
+                self._spawn(self._alarm_presser(1, 0, hold), "alarm-test")
+                yield hold
             if i == moves or self._now > end - 20000:
                 break
             pos = self._pv()[0]

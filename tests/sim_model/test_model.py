@@ -230,3 +230,28 @@ def test_live_snapshot_noise_is_short_and_rare() -> None:
         if sim.snapshot() != sim.true_snapshot():
             diff += 1
     assert 0 < diff * 20 < 1800 * 1000 * 0.05
+
+
+OVERLAPS: list[list[tuple[str, float, float | None, dict[str, Any]]]] = [
+    [("inspection", 60.0, 600.0, {"alarm_test": True}), ("power_failure", 120.0, 30.0, {})],
+    [("safety_circuit_open", 60.0, 60.0, {}), ("power_failure", 80.0, 20.0, {})],
+    [("power_failure", 60.0, 60.0, {}), ("safety_circuit_open", 70.0, 20.0, {})],
+    [("overspeed", 60.0, 120.0, {}), ("power_failure", 200.0, 30.0, {})],
+    [("controller_fault", 60.0, 200.0, {"code": 3601}), ("safety_circuit_open", 90.0, 30.0, {"code": 4100})],
+    [("fire_service", 60.0, 300.0, {}), ("safety_circuit_open", 100.0, 20.0, {})],
+    [("trap_between_floors", 60.0, 200.0, {}), ("power_failure", 150.0, 40.0, {}), ("alarm_button", 160.0, 2.0, {})],
+    [("door_reopen_repeated", 60.0, None, {}), ("power_failure", 75.0, 10.0, {})],
+]
+
+
+@pytest.mark.parametrize("faults", OVERLAPS, ids=lambda fs: "+".join(f[0] for f in fs))
+def test_faults_during_faults_leave_nothing_stuck(
+    faults: list[tuple[str, float, float | None, dict[str, Any]]],
+) -> None:
+    """Whatever was cut short, once every fault has ended the car is back in normal service."""
+    sim, rows = true_rows(scenario(*faults, traffic="lunch", seed=13), 1800)
+    late = [r for r in rows if r.t_ms > 1200_000]
+    assert all(r.power and r.safety_circuit and r.mode is Mode.NORMAL and r.fault_code == 0 for r in late)
+    assert not any(r.alarm_button for r in late)
+    assert sum(1 for a, b in zip(late, late[1:], strict=False) if not a.running and b.running) >= 3
+    assert len(sim.injections_due()) == len(faults)
