@@ -129,9 +129,10 @@ class Detector:
         # Deadline slots; the order is the tie-break at equal times.
         self._slot_reopen = n
         self._slot_fault = n + 1
-        self._slot_occupancy_end = n + 2
-        self._slot_reopen_count = n + 3
-        self._slot_entrapment = n + 4  # last: it sees everything else that happens at its moment
+        self._slot_reopen_count = n + 2
+        # The last two wait for a row at their very moment (see `_fire`).
+        self._slot_occupancy_end = n + 3
+        self._slot_entrapment = n + 4
         self._due = [NEVER] * (n + 5)
         self._next = NEVER
 
@@ -364,18 +365,21 @@ class Detector:
     def _fire(self, now: int, row_at: int | None = None) -> None:
         """Fire every deadline up to `now`, earliest first; ties in slot order.
 
-        `row_at`: a row at that time is still to be applied. An entrapment raise due then waits
-        for it: its conditions must hold *at* the raise moment (a car that starts, a door that
-        opens, an alarm released or occupancy ending at that very moment prevents it), whereas a
-        "held for T" rule is met by T of holding even if its condition ends right then.
+        `row_at`: a row at that time is still to be applied. Two things due then wait for it.
+        Occupancy ending: a presence signal back at exactly 5 s leaves no moment unoccupied.
+        An entrapment raise: its conditions must hold *at* the raise moment (a car that starts, a
+        door that opens, an alarm released or occupancy ending at that very moment prevents it),
+        whereas a "held for T" rule is met by T of holding even if its condition ends right then.
         """
         due = self._due
         nheld = len(self._held)
         while self._next <= now:
             t = self._next
             slot = due.index(t)
-            if t == row_at and slot == self._slot_entrapment and not self._trap_raised:
-                break  # the last slot: everything else due at t has fired
+            if t == row_at and (
+                slot == self._slot_occupancy_end or (slot == self._slot_entrapment and not self._trap_raised)
+            ):
+                break  # the last slots: everything else due at t has fired
             due[slot] = NEVER
             if slot < nheld:
                 self._fire_held(self._held[slot], t)

@@ -74,13 +74,20 @@ def test_entrapment_in_zone_waits_90_s_of_occupancy_and_bridges_short_dropouts()
     assert car.advance(112_000) == [(112_000, "entrapment", "clear")]
 
 
-def test_entrapment_dropout_of_5_s_ends_occupancy() -> None:
+def test_entrapment_dropout_of_5_s_ends_occupancy_unless_presence_is_back_that_moment() -> None:
     car = Car()
     car.at(0, occupied=True)
     car.at(40_000, occupied=False)
-    car.at(45_000, occupied=True)  # occupancy ended at 45 s and starts again at 45 s
-    assert car.advance(134_999) == []
-    assert car.advance(135_000) == [(135_000, "entrapment", "raise")]
+    car.at(45_001, occupied=True)  # occupancy ended at 45 s and starts again 1 ms later
+    assert car.advance(135_000) == []
+    assert car.advance(135_001) == [(135_001, "entrapment", "raise")]
+    # Back exactly 5 s after the last occupied=1: occupancy ended and resumed at the same moment,
+    # no moment without it.
+    car = Car()
+    car.at(0, occupied=True)
+    car.at(40_000, occupied=False)
+    car.at(45_000, occupied=True)
+    assert car.advance(90_000) == [(90_000, "entrapment", "raise")]
 
 
 def test_entrapment_without_presence_sensor_needs_the_alarm_button_held_500_ms() -> None:
