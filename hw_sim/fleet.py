@@ -26,7 +26,15 @@ from typing import TYPE_CHECKING, Any
 
 from hw_sim.endpoints import ConfigError, hostport, parse_hostport
 from hw_sim.live import TICK_S, InjectLog, LiveElevator, run_ticker
-from hw_sim.run_cmd import load_scenario_or_default, make_car, print_json, run_main, setup_logging, wait_for_stop
+from hw_sim.run_cmd import (
+    load_scenario_or_default,
+    make_car,
+    print_json,
+    run_main,
+    setup_logging,
+    stop_on_signals,
+    wait_for_stop,
+)
 
 if TYPE_CHECKING:
     from hw_sim.modbus_server import ServeStats
@@ -96,6 +104,7 @@ async def serve_fleet(args: argparse.Namespace) -> int:
         raise ConfigError("--count: the port range runs past 65535")
     _raise_fd_limit(4 * args.count + 64)
     scenario = load_scenario_or_default(Path(args.scenario) if args.scenario else None)
+    stop = stop_on_signals()
     out = InjectLog()
     cars: list[LiveElevator] = []
     closers: list[Any] = []
@@ -131,7 +140,7 @@ async def serve_fleet(args: argparse.Namespace) -> int:
         reporter = None
         if args.stats_interval_s > 0:
             reporter = asyncio.create_task(report_stats(args.stats_interval_s, meter, stats, args.count), name="stats")
-        code = await wait_for_stop(getattr(scenario, "duration_s", None), ticker)
+        code = await wait_for_stop(stop, getattr(scenario, "duration_s", None), ticker)
         if reporter is not None:
             reporter.cancel()
     finally:

@@ -141,12 +141,18 @@ def print_json(obj: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-async def wait_for_stop(duration_s: float | None, ticker: asyncio.Task[None]) -> int:
-    """Until SIGINT/SIGTERM, the scenario's end, or the model failing; returns the exit code."""
+def stop_on_signals() -> asyncio.Event:
+    """An event that SIGINT and SIGTERM set; installed before anything listens, so none is missed."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def wait_for_stop(stop: asyncio.Event, duration_s: float | None, ticker: asyncio.Task[None]) -> int:
+    """Until a stop signal, the scenario's end, or the model failing; returns the exit code."""
+    loop = asyncio.get_running_loop()
     if duration_s is not None:
         loop.call_later(duration_s, stop.set)
     stopper = asyncio.create_task(stop.wait(), name="stop")
@@ -169,6 +175,7 @@ async def wait_for_stop(duration_s: float | None, ticker: asyncio.Task[None]) ->
 
 async def serve(settings: RunSettings) -> int:
     scenario = load_scenario_or_default(settings.scenario)
+    stop = stop_on_signals()
     from hw_sim.control import ControlServer  # the servers (pymodbus) load only once the settings are good
     from hw_sim.gpio_server import GpioServer
     from hw_sim.modbus_server import RtuLine, start_tcp
@@ -198,7 +205,7 @@ async def serve(settings: RunSettings) -> int:
         print_json(ready)
         ticker = asyncio.create_task(run_ticker([car], settings.tick_s), name="ticker")
         duration_s = getattr(scenario, "duration_s", None)
-        code = await wait_for_stop(duration_s / settings.time_scale if duration_s else None, ticker)
+        code = await wait_for_stop(stop, duration_s / settings.time_scale if duration_s else None, ticker)
     finally:
         for closer in (control, gpio, rtu):
             if closer is not None:

@@ -337,3 +337,21 @@ def test_sigterm_with_every_kind_of_client_connected_stops_cleanly(tmp_path: Pat
         os.close(pty)
     err = s.stderr()
     assert "Traceback" not in err and "ERROR" not in err, err
+
+
+def test_ctrl_c_right_after_the_ready_line_stops_cleanly_and_removes_the_symlink(tmp_path: Path) -> None:
+    link = tmp_path / "elevator-rtu"
+    proc = subprocess.Popen(
+        [*SimProcess.base_command(), "run", "--modbus-tcp", f"127.0.0.1:{free_port()}", "--modbus-rtu", str(link)],
+        cwd=SimProcess.root(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    ready = json.loads(proc.stdout.readline())
+    assert ready["modbus_rtu"] == str(link) and os.readlink(link).startswith("/dev/pts/")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0 and err.rstrip().endswith("elev-sim: stopped"), err
+    assert not os.path.lexists(link)
