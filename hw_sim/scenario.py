@@ -246,6 +246,7 @@ def _check_fault_params(fault: str, p: dict[str, Any], where: str) -> None:
             if not 1 <= p["e_code"] <= 655 or not 0 <= p["sub_code"] < 100:
                 raise ScenarioError(f"{where}.e_code: E-code 1..655 with sub_code 0..99 expected")
             p["code"] = p["e_code"] * 100 + p["sub_code"]
+        del p["e_code"], p["sub_code"]  # the register value says it all
         if p["code"] == 0:
             raise ScenarioError(f"{where}.code: a controller fault needs a non-zero code")
     if fault == "overspeed" and not 1.17 <= p["factor"] <= 1.6:

@@ -100,3 +100,9 @@ def test_trace_command_reports_bad_scenario_in_one_line(tmp_path: Path, capsys: 
     assert rc == 2
     assert err.count("\n") == 1 and str(path) in err and "not valid TOML" in err
     assert not (tmp_path / "t.csv").exists()
+
+
+def test_controller_fault_by_e_code(tmp_path: Path) -> None:
+    text = GOOD.replace("code = 4201", "e_code = 42\nsub_code = 1")
+    sc = load_scenario(write(tmp_path, text))
+    assert sc.injections[1].params == {"code": 4201}
