@@ -161,11 +161,11 @@ async def test_pymodbus_rtu_client_counts_errors_under_noise_but_still_reads(sim
         client.close()
 
 
-TRAP_SCENARIO = BUSY_SCENARIO + '\n[[inject]]\nat_s = 2\nfault = "controller_fault"\ncode = 4100\nduration_s = 20\n'
+TRAP_SCENARIO = BUSY_SCENARIO + '\n[[inject]]\nat_s = 2\nfault = "controller_fault"\ncode = 4100\nduration_s = 60\n'
 
 
 def test_scheduled_fault_and_a_trap_injected_by_hand(tmp_path: Path) -> None:
-    sim = SimProcess(tmp_path, scenario=TRAP_SCENARIO, time_scale=10.0)
+    sim = SimProcess(tmp_path, scenario=TRAP_SCENARIO, time_scale=20.0)
     try:
         scheduled = sim.next_line(lambda j: j.get("inject") == "controller_fault", what="controller_fault line")
         assert scheduled["code"] == 4100 and isinstance(scheduled["ts"], float)
