@@ -8,6 +8,8 @@ dated at the raw change.
 
 from __future__ import annotations
 
+from typing import Any
+
 from protocols.signals import Door, Mode
 
 from .support import Car
@@ -15,7 +17,7 @@ from .support import Car
 OPENING, OPEN, CLOSING, CLOSED = Door.OPENING, Door.OPEN, Door.CLOSING, Door.CLOSED
 
 
-def stuck_between_floors(**initial: object) -> Car:
+def stuck_between_floors(**initial: Any) -> Car:
     """A car that ran up out of the zone and stopped between floors 4 and 5 at t=5000."""
     car = Car(**{"floor": 4, **initial})
     assert car.at(0, running=True, direction=1, speed_mm_s=800) == []
