@@ -299,6 +299,17 @@ class Detector:
             if t >= self._next:
                 self._fire(t)
             return
+        if (
+            self._pending == NEVER
+            and zone == self._deb_zone
+            and lock == self._deb_lock
+            and closed == self._deb_closed
+            and not self._held_back
+        ):  # no debounced signal moves: the common case
+            self._apply(t, state)
+            if t >= self._next:
+                self._fire(t)
+            return
         if self._zone_pending != NEVER:
             if zone == self._deb_zone:
                 self._cancel(self._zone_pending, _S_ZONE, self._deb_zone)
