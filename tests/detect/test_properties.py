@@ -213,7 +213,7 @@ def close_enough(a: list[Ev], b: list[Ev], tolerance_ms: int) -> bool:
     return True
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
     seed=st.integers(0, 2**32),
     n=st.integers(1, 30),
@@ -237,8 +237,8 @@ def test_periodic_and_on_change_renderings_agree_within_200_ms(
     assert close_enough(on_change, sampled, 200), (on_change, sampled)
 
 
-@settings(max_examples=100, deadline=None)
-@given(seed=st.integers(0, 2**32), n=st.integers(1, 40), sensor=st.booleans(), periodic_rendering=st.booleans())
+@settings(max_examples=50, deadline=None)
+@given(seed=st.integers(0, 2**32), n=st.integers(1, 25), sensor=st.booleans(), periodic_rendering=st.booleans())
 def test_replay_text_fast_paths_match_the_detector_fed_snapshot_by_snapshot(
     seed: int, n: int, sensor: bool, periodic_rendering: bool
 ) -> None:
