@@ -34,7 +34,7 @@ from typing import Any
 
 from edge_agent.config import OUTBOX_FILE, STATUS_FILE, AgentConfig, detector_config
 from edge_agent.fusion import FusionError, degraded, fuse
-from edge_agent.hw import DigitalInputs, RegisterBus
+from edge_agent.hw import DigitalInputs, RegisterBus, cancellation_point
 from edge_agent.hw.device import DeviceReader
 from edge_agent.outbox import Outbox
 from edge_agent.uplink import Uplink
@@ -60,8 +60,11 @@ class ClockSync:
         self.synced = mode == "yes"
         self._libc: Any = None
         if mode == "auto":
-            name = ctypes.util.find_library("c")
-            self._libc = ctypes.CDLL(name, use_errno=True) if name else None
+            try:
+                self._libc = ctypes.CDLL("libc.so.6", use_errno=True)  # glibc (Raspberry Pi OS, Debian)
+            except OSError:
+                name = ctypes.util.find_library("c")  # runs ldconfig: only when the usual name fails
+                self._libc = ctypes.CDLL(name, use_errno=True) if name else None
 
     def _adjtimex(self) -> bool | None:
         if self._libc is None:
@@ -118,6 +121,8 @@ class SystemdNotifier:
             return
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+                # Never block the event loop: a reader that stopped reading gets its datagram dropped.
+                s.setblocking(False)
                 s.sendto(state.encode(), self.addr)
         except OSError as exc:
             log.debug("sd_notify %s failed: %s", state, exc)
@@ -187,6 +192,7 @@ class Agent:
         self.last_heartbeat_ms = self.started_ms
         self.first_poll_done = asyncio.Event()
         self._gpio_wait_logged = False
+        self._status_path: Path | None = None
 
     # --- the loops ------------------------------------------------------------------------------
 
@@ -218,6 +224,7 @@ class Agent:
         period_s = self.cfg.timing.poll_period_ms / 1000
         next_t = time.monotonic()
         while True:
+            cancellation_point()
             await self.poll_once()
             self.health.beat("poll")
             self.first_poll_done.set()
@@ -230,6 +237,7 @@ class Agent:
 
     async def _outbox_loop(self) -> None:
         while True:
+            cancellation_point()
             if self.outbox.flush_due:
                 await self.outbox.flush()
             self.health.beat("outbox")
@@ -238,6 +246,7 @@ class Agent:
     async def _status_loop(self) -> None:
         n = 0
         while True:
+            cancellation_point()
             self.write_status(await self.outbox.stats())
             if n % 6 == 0:
                 await self.clock.refresh()
@@ -251,7 +260,9 @@ class Agent:
         interval = min(self.notifier.watchdog_s / 2, 5.0) if self.notifier.watchdog_s else 5.0
         stalled: list[str] = []
         while True:
-            self.health.beat("uplink") if self._uplink_alive() else None
+            cancellation_point()
+            if self._uplink_alive():
+                self.health.beat("uplink")
             stale = self.health.stale()
             if stale and stale != stalled:
                 log.error("loop(s) %s stalled: withholding the watchdog ping", ", ".join(stale))
@@ -385,11 +396,36 @@ class Agent:
             "outbox": outbox_stats.as_dict() if outbox_stats is not None else None,
         }
 
+    def status_path(self) -> Path:
+        """Where the status file lives: in RAM when systemd gives a RuntimeDirectory, to spare the SD card.
+
+        Rewriting a small file every few seconds on ext4 costs ~200 MB of block writes a day. With
+        $RUNTIME_DIRECTORY (/run/...) the file lives there and DATA_DIR/status.json is a symlink to it,
+        made once, so `elev-agent status --data-dir DIR` finds it either way.
+        """
+        if self._status_path is not None:
+            return self._status_path
+        link = self.cfg.data_dir / STATUS_FILE
+        runtime = os.environ.get("RUNTIME_DIRECTORY", "").split(":")[0]
+        path = link
+        if runtime and Path(runtime).is_dir():
+            path = Path(runtime) / STATUS_FILE
+            try:
+                if not (link.is_symlink() and os.readlink(link) == str(path)):
+                    tmp = link.with_suffix(".lnk")
+                    tmp.unlink(missing_ok=True)
+                    tmp.symlink_to(path)
+                    os.replace(tmp, link)
+            except OSError as exc:
+                log.warning("status file stays in %s: cannot link it from %s (%s)", path, link, exc)
+        self._status_path = path
+        return path
+
     def write_status(self, outbox_stats: Any = None) -> None:
-        path = self.cfg.data_dir / STATUS_FILE
+        path = self.status_path()
         tmp = path.with_suffix(".tmp")
         try:
-            tmp.write_text(json.dumps(self.status_dict(outbox_stats), indent=1))
+            tmp.write_text(json.dumps(self.status_dict(outbox_stats), separators=(",", ":")))
             os.replace(tmp, path)
         except OSError as exc:
             log.debug("status file not written: %s", exc)

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import aiomqtt
 
 from edge_agent.config import AgentConfig
+from edge_agent.hw import cancellation_point
 from edge_agent.outbox import Outbox
 from protocols.frames import (
     MAX_FRAME_BYTES,
@@ -120,46 +121,62 @@ class Uplink:
         )
 
     async def run(self) -> None:
-        """Forever: connect, serve the connection, back off on failure."""
+        """Forever: connect, serve the connection, back off on failure.
+
+        Logging: an outage once, its end once. A connection the broker drops right after accepting
+        it (e.g. two gateways configured with the same client id take turns) counts as part of the
+        outage: it neither resets the backoff nor logs again, and after 5 of them a hint is logged.
+        """
         delay = self.cfg.uplink.reconnect_min_s
         outage_logged = False
+        short_lived = 0
+        host, port = self.cfg.broker.host, self.cfg.broker.port
         while True:
+            cancellation_point()
             self.last_activity = time.monotonic()
+            connected_at: float | None = None
             try:
                 client = self._client_for()
                 async with client:
+                    connected_at = time.monotonic()
                     self._client = client
                     self.counters.connects += 1
                     self._set_online(True)
-                    if outage_logged:
-                        log.warning("broker %s:%d reachable again", self.cfg.broker.host, self.cfg.broker.port)
-                    else:
-                        log.info("connected to broker %s:%d", self.cfg.broker.host, self.cfg.broker.port)
-                    outage_logged = False
-                    delay = self.cfg.uplink.reconnect_min_s
+                    if not outage_logged and self.counters.connects == 1:
+                        log.info("connected to broker %s:%d", host, port)
+                    elif outage_logged and short_lived == 0:
+                        log.warning("broker %s:%d reachable again", host, port)
                     try:
                         await self._serve(client)
                     except asyncio.CancelledError:
                         await self._goodbye(client)
                         raise
             except aiomqtt.MqttError as exc:
-                if isinstance(exc.__context__, asyncio.CancelledError):
-                    # Cancelled, and aiomqtt's disconnect then timed out: stop, do not retry. (Task.cancelling()
-                    # cannot tell: on 3.11 a failed child of a TaskGroup leaves it raised.)
+                if _cancelled(exc):
+                    # Cancelled, and aiomqtt turned it into its own error (e.g. its disconnect timed out):
+                    # stop here; retrying would keep a stopping daemon alive.
                     raise asyncio.CancelledError from exc
                 self.last_error = str(exc)
                 self.counters.connect_failures += 1
-                if not outage_logged:
-                    log.warning(
-                        "broker %s:%d: %s; buffering in the outbox and retrying",
-                        self.cfg.broker.host,
-                        self.cfg.broker.port,
-                        exc,
-                    )
-                    outage_logged = True
             finally:
                 self._client = None
                 self._set_online(False)
+            held = connected_at is not None and time.monotonic() - connected_at >= 10.0
+            if held:
+                outage_logged, short_lived, delay = False, 0, self.cfg.uplink.reconnect_min_s
+            elif connected_at is not None:
+                short_lived += 1
+                if short_lived == 5:
+                    log.warning(
+                        "broker %s:%d keeps dropping the connection right after accepting it "
+                        "(another client using id %r?)",
+                        host,
+                        port,
+                        self.cfg.client_id,
+                    )
+            if not outage_logged:
+                log.warning("broker %s:%d: %s; buffering in the outbox and retrying", host, port, self.last_error)
+                outage_logged = True
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))
             delay = min(delay * 2, self.cfg.uplink.reconnect_max_s)
 
@@ -183,12 +200,20 @@ class Uplink:
         await client.publish(self.topic_presence, self._presence(True), qos=1, retain=True)
         await client.subscribe(self.topic_ack, qos=1)
         cursor = _Cursor()
+        # Two tasks, first failure ends both. Not a TaskGroup: on 3.11 a TaskGroup whose child fails
+        # leaves the parent's cancel count raised, and the reconnect loop must tell a real stop apart.
+        tasks = [
+            asyncio.create_task(self._receive(client, cursor), name="uplink-acks"),
+            asyncio.create_task(self._send(client, cursor), name="uplink-send"),
+        ]
         try:
-            async with asyncio.TaskGroup() as tg:
-                tg.create_task(self._receive(client, cursor), name="uplink-acks")
-                tg.create_task(self._send(client, cursor), name="uplink-send")
-        except* aiomqtt.MqttError as group:
-            raise group.exceptions[0] from None  # the connection is gone: the outer loop reconnects
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for t in done:
+            t.result()  # the connection's error (MqttError) goes to the reconnect loop
 
     async def _receive(self, client: aiomqtt.Client, cursor: _Cursor) -> None:
         async for message in client.messages:
@@ -220,6 +245,7 @@ class Uplink:
         up = self.cfg.uplink
         pace_s = 1.0 / up.batches_per_s
         while True:
+            cancellation_point()
             self.last_activity = time.monotonic()
             now = time.monotonic()
             if cursor.inflight and now - min(f.sent_at for f in cursor.inflight) > up.ack_timeout_s:
@@ -264,6 +290,19 @@ class Uplink:
             return [frame]
         half = len(records) // 2
         return self._frames(records[:half]) + self._frames(records[half:])
+
+
+def _cancelled(exc: BaseException) -> bool:
+    """Was this error raised while the task was being cancelled (CancelledError somewhere in its chain)?"""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, asyncio.CancelledError):
+            return True
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 async def _wait_any(events: tuple[asyncio.Event, ...], timeout: float) -> None:

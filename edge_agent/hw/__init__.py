@@ -7,11 +7,24 @@ machine room: a `RegisterBus` (Modbus holding registers, one owner per RS485 lin
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 from edge_agent.config import AgentError
+
+
+def cancellation_point() -> None:
+    """Raise CancelledError if this task was asked to stop; call once per iteration of a forever-loop.
+
+    On Python 3.11, `asyncio.wait_for` returns the result instead of raising when the awaited
+    future completes in the same loop turn as the cancellation (fixed in 3.12). A 10 Hz poll loop
+    hits that race, swallows the stop request and keeps its TaskGroup - and the daemon - alive.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 class HwError(AgentError):

@@ -18,7 +18,7 @@ from gpiozero import DigitalInputDevice
 from gpiozero.exc import GPIOZeroError
 
 from edge_agent.config import GpioConfig
-from edge_agent.hw import HwError
+from edge_agent.hw import HwError, cancellation_point
 from protocols.gpio_link import GpioLinkError, decode_levels
 
 log = logging.getLogger(__name__)
@@ -110,6 +110,7 @@ class SimGpioFeed:
         delay = 0.2
         logged_down = False
         while True:
+            cancellation_point()
             try:
                 reader, writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), 5.0)
             except (OSError, TimeoutError) as exc:
@@ -132,6 +133,7 @@ class SimGpioFeed:
     async def _pump(self, reader: asyncio.StreamReader) -> None:
         full = True
         while True:
+            cancellation_point()
             try:
                 line = await reader.readline()
             except (OSError, ValueError):

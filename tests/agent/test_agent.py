@@ -148,7 +148,7 @@ async def test_process_notify_kill_9_last_will_restart_and_sigterm(tmp_path: Pat
             assert msgs[0] == "READY=1" and msgs[1].startswith("WATCHDOG=1")
             await until(lambda: any(p.online for _, p, _ in acker.presence), 10, "online presence")
             epoch = next(p.epoch for _, p, _ in acker.presence if p.online)
-            await until(lambda: acker.arrivals, 10, "records")
+            await until(lambda: acker.arrivals, 30, "records")
             proc.send_signal(signal.SIGKILL)
             proc.wait(5)
             # The broker notices the dead client at keepalive x 1.5; the will says offline.
