@@ -117,13 +117,11 @@ class Detector:
         self.config = config
         self._sig = Signals(limits, config)
         self._held = [_Held(rule, config) for rule in HELD_RULES]
-        self._held_with_own_clear = [h for h in self._held if h.clears]
         self._overspeed_slot = next(i for i, h in enumerate(self._held) if h.name == "overspeed")
         self._overspeed = self._held[self._overspeed_slot]
         self._by_mask: dict[int, tuple[tuple[int, _Held], ...]] = {}
         self._started = False
         self._applied_tail: tuple[object, ...] = ()
-        self._once_per_run = [h for h in self._held if h.once_per_run]
         self._done_in_run: set[str] = set()
         n = len(self._held)
         # Deadline slots; the order is the tie-break at equal times.
