@@ -10,7 +10,8 @@ evaluated on the debounced signals at each change, and everything that must happ
 completing, a clear, occupancy ending, an opening being counted) is a deadline in one small table
 (`_due`, one slot per rule or timer). Deadlines fire in time order, each at its own moment, also
 between rows; at equal times rule slots fire before helper timers, and both before a change at that
-same moment (so a condition that held exactly T still raises).
+same moment (so a condition that held exactly T still raises). Two exceptions wait for a change at
+their very moment: occupancy ending, and the entrapment raise, whose conditions must hold at it.
 
 Debouncing (Words: noise)
 -------------------------
