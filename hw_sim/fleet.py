@@ -140,7 +140,7 @@ async def serve_fleet(args: argparse.Namespace) -> int:
         reporter = None
         if args.stats_interval_s > 0:
             reporter = asyncio.create_task(report_stats(args.stats_interval_s, meter, stats, args.count), name="stats")
-        code = await wait_for_stop(stop, getattr(scenario, "duration_s", None), ticker)
+        code = await wait_for_stop(stop, scenario.duration_s, ticker)
         if reporter is not None:
             reporter.cancel()
     finally:

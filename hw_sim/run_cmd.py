@@ -23,13 +23,16 @@ import logging
 import signal
 import sys
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hw_sim.endpoints import ConfigError, SimServeError, hostport, parse_hostport
 from hw_sim.live import TICK_S, InjectLog, LiveElevator, run_ticker
+
+if TYPE_CHECKING:
+    from hw_sim.scenario import Scenario
 
 log = logging.getLogger("elev-sim")
 
@@ -109,7 +112,7 @@ def settings_from(args: argparse.Namespace) -> RunSettings:
 # --- shared by run and fleet -----------------------------------------------------------------
 
 
-def load_scenario_or_default(path: Path | None) -> Any:
+def load_scenario_or_default(path: Path | None) -> Scenario:
     """The scenario file, or normal passenger traffic forever."""
     from hw_sim import scenario as sc
 
@@ -119,7 +122,7 @@ def load_scenario_or_default(path: Path | None) -> Any:
 
 
 def make_car(
-    scenario: Any, out: Callable[[dict[str, Any]], object], name: str = "", time_scale: float = 1.0
+    scenario: Scenario, out: Callable[[dict[str, Any]], object], name: str = "", time_scale: float = 1.0
 ) -> LiveElevator:
     from hw_sim.model import ElevatorSim
 
@@ -189,7 +192,7 @@ async def serve(settings: RunSettings) -> int:
     control: ControlServer | None = None
     try:
         if settings.modbus_rtu:
-            rtu = RtuLine(car, settings.modbus_rtu, seed=getattr(scenario, "seed", 0))
+            rtu = RtuLine(car, settings.modbus_rtu, seed=scenario.seed)
             await rtu.start(debug=settings.debug)
             ready["modbus_rtu"] = rtu.symlink or rtu.path
             log.info("Modbus RTU: open %s (19200 8N1, unit 1)", ready["modbus_rtu"])
@@ -204,7 +207,7 @@ async def serve(settings: RunSettings) -> int:
         log.info("serving %s", ", ".join(f"{k} {v}" for k, v in ready.items() if k != "ready"))
         print_json(ready)
         ticker = asyncio.create_task(run_ticker([car], settings.tick_s), name="ticker")
-        duration_s = getattr(scenario, "duration_s", None)
+        duration_s = scenario.duration_s
         code = await wait_for_stop(stop, duration_s / settings.time_scale if duration_s else None, ticker)
     finally:
         for closer in (control, gpio, rtu):
@@ -242,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def run_main(coro_factory: Any, debug: bool, prog: str) -> int:
+def run_main(coro_factory: Callable[[], Coroutine[Any, Any, int]], debug: bool, prog: str) -> int:
     """asyncio.run with the project's error policy: one clear line unless --debug."""
     from hw_sim.scenario import ScenarioError
 
