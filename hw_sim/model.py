@@ -73,6 +73,7 @@ class _Armed:
     duration_ms: int
     params: dict[str, Any]
     armed_ms: int
+    desc: dict[str, Any]
 
 
 class ElevatorSim:
@@ -108,6 +109,7 @@ class ElevatorSim:
         self._last_dir = 1
         self._target_floor: int | None = None
         self._armed: list[_Armed] = []
+        self._happened: list[dict[str, Any]] = []
         self._trapped = 0  # token of the current trap (0 = nobody trapped)
         self._trap_seq = 0
         self._force_serve = False
@@ -309,6 +311,20 @@ class ElevatorSim:
         out, self._due = self._due, []
         return out
 
+    def faults_happened(self) -> list[dict[str, Any]]:
+        """Armed faults that took effect since the last call (the car actually stopped, tripped...).
+
+        An armed fault waits for its moment (a trip, a stop); testers time the alarm path from the
+        moment the fault hits the elevator, so the serving side prints its `inject` line then.
+        """
+        out, self._happened = self._happened, []
+        return out
+
+    def _happens(self, armed: _Armed) -> None:
+        d = {k: v for k, v in armed.desc.items() if k != "armed"}
+        d.update(t_ms=self._now, floor=self.floor, armed_at_ms=armed.armed_ms)
+        self._happened.append(d)
+
     def _scheduled(self, inj: Injection) -> None:
         desc = self.inject(inj.fault, self._now, inj.duration_s, **inj.params)
         self._due.append(desc)
@@ -330,7 +346,7 @@ class ElevatorSim:
         if fault in ("power_failure", "safety_circuit_open") and p["when"] == "now":
             self._immediate_fault(fault, dur_ms, p)
             return
-        armed = _Armed(fault, dur_ms, p, now)
+        armed = _Armed(fault, dur_ms, p, now, desc)
         self._armed.append(armed)
         desc["armed"] = True
         if fault in _TRIP_FAULTS or fault == "trap_at_landing":
@@ -405,8 +421,14 @@ class ElevatorSim:
             yield max(hold_ms, 100)
             self._alarm_presses -= 1
 
-    def _trap_begin(self, alarm: bool) -> int:
-        """Passengers are now shut in; while trapped they press the alarm button now and then."""
+    def _trap_begin(self, alarm: bool | None) -> int:
+        """Passengers are now shut in; while trapped they press the alarm button now and then.
+
+        `alarm=None` (the default) presses only where no presence sensor is fitted: there the
+        button is the only way the detector can know someone is inside.
+        """
+        if alarm is None:
+            alarm = not self.spec.presence_sensor
         self._trap_seq += 1
         token = self._trap_seq
         self._trapped = token
@@ -657,6 +679,7 @@ class ElevatorSim:
                 if need_passengers and a.params.get("passengers", 0) > 0 and not self._car:
                     continue
                 self._armed.remove(a)
+                self._happens(a)
                 return a
         return None
 
@@ -680,6 +703,7 @@ class ElevatorSim:
         f = armed.fault
         if f in ("overtravel_top", "overtravel_bottom"):
             self._armed.remove(armed)
+            self._happens(armed)
             yield from self._overtravel(armed, target)
             return True
         if f == "overspeed":
@@ -687,10 +711,12 @@ class ElevatorSim:
             if prof is None:
                 return False
             self._armed.remove(armed)
+            self._happens(armed)
             yield from self._overspeed(armed, prof)
             return True
         if f == "run_timeout":
             self._armed.remove(armed)
+            self._happens(armed)
             yield from self._run_timeout(armed, target)
             return True
         # Faults that stop the car between floors: find a moment whose emergency stop ends outside
@@ -742,6 +768,7 @@ class ElevatorSim:
         )
         self._set_motion(shifted)
         yield trig_off
+        self._happens(armed)
         code = p.get("code", 0)
         if f == "door_open_while_running":
             self._door = Door.OPENING  # forced open / door operator fault: contact and lock break
@@ -763,7 +790,7 @@ class ElevatorSim:
         yield 200
         self._direction = 0
         stopped = self._now
-        self._trap_begin(p.get("alarm", True))
+        self._trap_begin(p.get("alarm"))
         if f == "door_open_while_running":
             yield round(p["open_s"] * 1000)
             self._door = Door.CLOSING
@@ -998,7 +1025,7 @@ class ElevatorSim:
             self._fault_code = self._held_code()
         self._wake(self._service_proc)
 
-    def _halted(self, alarm: bool, decel: float) -> Proc:
+    def _halted(self, alarm: bool | None, decel: float) -> Proc:
         """Stopped where the fault caught the car until mains and safety chain are back, then recover."""
         yield from self._emergency_halt(decel)
         self._trap_begin(alarm)

@@ -100,7 +100,7 @@ SIGNATURES: list[tuple[str, float | None, dict[str, Any], Any]] = [
     (
         "trap_between_floors",
         120.0,
-        {},
+        {"alarm": True},
         lambda rows: (
             _longest(rows, lambda r: _stuck_outside(r) and r.occupied) >= 115_000
             and any(r.alarm_button and _stuck_outside(r) for r in rows)
@@ -255,3 +255,26 @@ def test_faults_during_faults_leave_nothing_stuck(
     assert not any(r.alarm_button for r in late)
     assert sum(1 for a, b in zip(late, late[1:], strict=False) if not a.running and b.running) >= 3
     assert len(sim.injections_due()) == len(faults)
+
+
+def test_trapped_passengers_press_the_alarm_only_without_presence_sensor_by_default() -> None:
+    """With a presence sensor the alarm button is left to its own injection (testers time both)."""
+    sim, rows = true_rows(scenario(("trap_between_floors", 60.0, 120.0, {}), seed=7), 400)
+    assert _longest(rows, lambda r: _stuck_outside(r) and r.occupied) >= 115_000
+    assert not any(r.alarm_button for r in rows)
+
+
+def test_armed_fault_reports_the_moment_it_hits() -> None:
+    """`inject` lines for armed faults are printed when the car actually stops, not when armed."""
+    sim = ElevatorSim(scenario(("trap_between_floors", 60.0, 120.0, {}), seed=7))
+    happened: list[dict[str, Any]] = []
+    stop_ms = None
+    for t in range(0, 300_000, 100):
+        sim.advance(t)
+        happened += sim.faults_happened()
+        s = sim.true_snapshot()
+        if happened and stop_ms is None and _stuck_outside(s):
+            stop_ms = t
+    assert len(happened) == 1 and happened[0]["inject"] == "trap_between_floors"
+    assert happened[0]["armed_at_ms"] == 60_000 and happened[0]["t_ms"] >= 60_000
+    assert stop_ms is not None and 0 <= stop_ms - happened[0]["t_ms"] <= 5_000

@@ -189,8 +189,11 @@ def test_scheduled_fault_and_a_trap_injected_by_hand(tmp_path: Path) -> None:
         )
         assert out.returncode == 0, out.stderr
         manual = json.loads(out.stdout)
-        assert manual["inject"] == "trap_between_floors" and manual["passengers"] == 2
-        assert sim.next_line(lambda j: j.get("inject") == "trap_between_floors") == manual
+        # A trap needs a trip: the fault is armed now and its `inject` line comes when it hits.
+        assert manual["arming"] == "trap_between_floors" and manual["passengers"] == 2
+        assert sim.next_line(lambda j: j.get("arming") == "trap_between_floors") == manual
+        hit = sim.next_line(lambda j: j.get("inject") == "trap_between_floors", what="the trap hitting the car")
+        assert hit["armed_at_ms"] == manual["t_ms"] and hit["ts"] >= manual["ts"]
 
         # the car runs with its passengers and stops between floors, door closed, people inside
         deadline = time.monotonic() + 20
