@@ -13,6 +13,10 @@ so periodic renderings cost a string comparison per unchanged row. Rows that dif
 the same `parse_row` as the reader (and cached by their text, as states recur run after run).
 Timers need no per-row call: the next changed row, or the end of the trace, fires them at their
 exact moments.
+
+A row states the state from its `t_ms` until the next row, so a row followed by another at the
+same `t_ms` held for no time: it is validated but not fed to the detector (a zero-length state
+neither starts nor breaks a hold).
 """
 
 from __future__ import annotations
@@ -83,6 +87,10 @@ def replay(stream: IO[str], source: str, config: DetectorConfig) -> list[Event]:
     prev_rest: str | None = None
     prev_state: tuple[object, ...] | None = None
     prev_parts: list[str] = []
+    # The latest row waits until a later t_ms shows it held for some time (see below).
+    held: tuple[object, ...] | None = None
+    held_t = -1
+    held_only_speed = False
     for line in lines._lines:
         lineno += 1
         t_text, _, rest = line.partition(",")
@@ -131,13 +139,24 @@ def replay(stream: IO[str], source: str, config: DetectorConfig) -> list[Event]:
                 _check_row(line, source, lineno, last_t)
         if t < last_t:
             raise TraceError(source, lineno, f"t_ms goes backwards ({t} after {last_t})")
-        last_t = t
         prev_rest = rest
         prev_state = state
         prev_parts = parts
-        out = step(t, state, only_speed)
-        if out:
-            events += out
+        last_t = t
+        if t == held_t:
+            # A row at the same t_ms as the row before replaces it: that one held for no time.
+            held = state
+            held_only_speed = False
+            continue
+        if held is not None:
+            out = step(held_t, held, held_only_speed)
+            if out:
+                events += out
+        held_t = t
+        held = state
+        held_only_speed = only_speed
+    if held is not None:
+        events += step(held_t, held, held_only_speed)
     events += detector.finish(last_t)
     return events
 

@@ -60,10 +60,13 @@ class Car:
 
 
 def run(rows: list[SignalSnapshot], limits: ElevatorLimits = LIMITS, config: DetectorConfig | None = None) -> list[Ev]:
-    """Replay snapshots as `elev-agent replay` does: every row, then time runs on to the last row."""
+    """Replay snapshots as `elev-agent replay` does: a row followed by one at the same t_ms held for
+    no time and is dropped; then time runs on to the last row."""
     det = Detector(limits, config)
     out: list[Event] = []
-    for snap in rows:
+    for i, snap in enumerate(rows):
+        if i + 1 < len(rows) and rows[i + 1].t_ms == snap.t_ms:
+            continue
         out += det.step(snap)
     if rows:
         out += det.finish(rows[-1].t_ms)

@@ -503,3 +503,28 @@ def test_end_of_trace_decides_a_change_still_pending_and_fires_what_is_due() -> 
     car.at(450, door_zone=False)
     assert car.advance(520) == []  # live: the zone change is not decided yet, so neither is 500 ms
     assert car.detector.finish(520)[0][:3] == (500, "alarm_button", "raise")
+
+
+def test_a_row_replaced_at_the_same_t_ms_held_for_no_time() -> None:
+    import io
+
+    from edge_agent.detect import DetectorConfig
+    from edge_agent.replay import replay
+    from protocols.signals import SignalSnapshot, TraceSettings, write_trace
+
+    from .support import BASELINE, LIMITS, run
+
+    rows = [
+        SignalSnapshot(0, **{**BASELINE, "power": False}),
+        SignalSnapshot(500, **{**BASELINE, "power": True}),  # stated for 0 ms: no break in the outage
+        SignalSnapshot(500, **{**BASELINE, "power": False, "fault_code": 9}),
+        SignalSnapshot(700, **{**BASELINE, "power": False, "fault_code": 5}),  # nor does a code seen for 0 ms
+        SignalSnapshot(700, **{**BASELINE, "power": False, "fault_code": 0}),
+        SignalSnapshot(3_000, **{**BASELINE, "power": False}),
+    ]
+    assert run(rows) == [(500, "controller_fault", "raise"), (1_000, "power_failure", "raise"),
+                         (1_700, "controller_fault", "clear")]  # fmt: skip
+    text = io.StringIO()
+    write_trace(text, TraceSettings(LIMITS.rated_speed_mm_s, LIMITS.lowest_floor, LIMITS.highest_floor), rows)
+    events = replay(io.StringIO(text.getvalue()), "t", DetectorConfig())
+    assert [(e.t_ms, e.type, e.action.value) for e in events] == run(rows)
