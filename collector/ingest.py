@@ -218,6 +218,7 @@ class Ingest:
             if r.clock_synced:
                 lag_s = max(0.0, (now_ms - r.time_ms) / 1000)
                 m.ingest_lag_s.observe(lag_s)
+                m.lag_samples_s.append(lag_s)
                 m.last_lag_s = lag_s
         acks = [(dev, frames.AckFrame(epoch, seq_ranges(seqs))) for (dev, epoch), seqs in res.stored.items()]
         task = asyncio.create_task(self._send_acks(acks), name="acks")

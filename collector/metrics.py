@@ -8,7 +8,7 @@ the store at scrape time so every process reports the same truth.
 from __future__ import annotations
 
 import bisect
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
 LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -58,6 +58,7 @@ class Metrics:
     ingest_lag_s: Histogram = field(default_factory=Histogram)
     store_latency_s: Histogram = field(default_factory=Histogram)
     last_lag_s: float = 0.0
+    lag_samples_s: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))  # for quantiles
 
     def reject(self, reason: str) -> None:
         self.rejected[reason] += 1

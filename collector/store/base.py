@@ -110,6 +110,9 @@ CREATE INDEX IF NOT EXISTS alarms_by_time ON alarms (raised_ms);
 """
 
 
+STREAM_COLUMNS = ("device_id", "epoch", "max_seq", "stored", "first_received_ms", "last_received_ms")
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceInfo:
     device_id: str
@@ -222,6 +225,24 @@ class Store(abc.ABC):
             )
             return bool(cur.rowcount == 1)
 
+    async def add_devices(self, device_ids: Sequence[str], now_ms: int) -> int:
+        """Register many devices in one transaction (a district's import); returns how many were new."""
+        return await self._run(self._add_devices, list(device_ids), now_ms)
+
+    def _add_devices(self, device_ids: list[str], now_ms: int) -> int:
+        with self._tx() as cur:
+            before = self._count(cur, "devices")
+            cur.executemany(
+                self.q("INSERT INTO devices (device_id, username, created_ms) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"),
+                [(d, d, now_ms) for d in device_ids],
+            )
+            return self._count(cur, "devices") - before
+
+    @staticmethod
+    def _count(cur: Any, table: str) -> int:
+        cur.execute(f"SELECT COUNT(*) FROM {table}")
+        return int(cur.fetchone()[0])
+
     async def remove_device(self, device_id: str) -> bool:
         return await self._run(self._remove_device, device_id)
 
@@ -290,27 +311,58 @@ class Store(abc.ABC):
                     self._merge_alarm(cur, r, res)
         return res
 
-    def _update_streams(self, cur: Any, new: Sequence[RecordRow], res: CommitResult) -> None:
+    def _bulk_insert(
+        self, cur: Any, table: str, columns: Sequence[str], tail: str, rows: Sequence[tuple[Any, ...]]
+    ) -> None:
+        """`INSERT INTO table (columns) VALUES (…) tail` for every row; engines with round trips
+        override this to send the rows at once."""
+        cols = ", ".join(columns)
+        cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * len(columns))}) {tail}", rows)
+
+    def _touch_devices(self, cur: Any, params: Sequence[tuple[int, str | None, str]]) -> None:
+        """(seen_ms, heartbeat JSON or None, device_id): last_seen, online, last heartbeat."""
+        cur.executemany(
+            self.q(
+                f"UPDATE devices SET last_seen_ms = {self.greatest}(COALESCE(last_seen_ms, 0), ?), online = TRUE, "
+                "heartbeat = COALESCE(?, heartbeat) WHERE device_id = ?"
+            ),
+            params,
+        )
+
+    def _stream_rows(self, new: Sequence[RecordRow]) -> dict[tuple[str, int], list[RecordRow]]:
         per: dict[tuple[str, int], list[RecordRow]] = defaultdict(list)
         for r in new:
             per[(r.device_id, r.epoch)].append(r)
-        g = self.greatest
-        for (device_id, epoch), rs in per.items():
-            top = max(r.seq for r in rs)
-            cur.execute(self.q("SELECT max_seq FROM streams WHERE device_id = ? AND epoch = ?"), (device_id, epoch))
-            prev = cur.fetchone()
-            if prev is not None:
-                res.out_of_order += sum(1 for r in rs if r.seq < prev[0])
+        return per
+
+    @staticmethod
+    def _stream_values(per: dict[tuple[str, int], list[RecordRow]]) -> list[tuple[Any, ...]]:
+        out = []
+        for d, e in sorted(per):
+            rs = per[(d, e)]
             rx = [r.received_ms for r in rs]
-            cur.execute(
-                self.q(
-                    "INSERT INTO streams (device_id, epoch, max_seq, stored, first_received_ms, last_received_ms) "
-                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, epoch) DO UPDATE SET "
-                    f"max_seq = {g}(streams.max_seq, excluded.max_seq), stored = streams.stored + excluded.stored, "
-                    f"last_received_ms = {g}(streams.last_received_ms, excluded.last_received_ms)"
-                ),
-                (device_id, epoch, top, len(rs), min(rx), max(rx)),
-            )
+            out.append((d, e, max(r.seq for r in rs), len(rs), min(rx), max(rx)))
+        return out
+
+    def _streams_tail(self) -> str:
+        g = self.greatest
+        return (
+            "ON CONFLICT (device_id, epoch) DO UPDATE SET "
+            f"max_seq = {g}(streams.max_seq, excluded.max_seq), stored = streams.stored + excluded.stored, "
+            f"last_received_ms = {g}(streams.last_received_ms, excluded.last_received_ms)"
+        )
+
+    def _update_streams(self, cur: Any, new: Sequence[RecordRow], res: CommitResult) -> None:
+        """Highest seq and number stored per stream; counts records stored below the previous top."""
+        per = self._stream_rows(new)
+        if not per:
+            return
+        for (device_id, epoch), rs in per.items():
+            cur.execute(self.q("SELECT max_seq FROM streams WHERE device_id = ? AND epoch = ?"), (device_id, epoch))
+            row = cur.fetchone()
+            if row is not None:
+                res.out_of_order += sum(1 for r in rs if r.seq < row[0])
+        self._bulk_insert(cur, "streams", STREAM_COLUMNS, self._streams_tail(), self._stream_values(per))
 
     def _update_devices(self, cur: Any, rows: Sequence[RecordRow]) -> None:
         seen: dict[str, int] = {}
@@ -319,19 +371,23 @@ class Store(abc.ABC):
             seen[r.device_id] = max(seen.get(r.device_id, 0), r.received_ms)
             if r.heartbeat is not None and (r.device_id not in beats or r.seq > beats[r.device_id].seq):
                 beats[r.device_id] = r
-        g = self.greatest
-        for device_id, at_ms in seen.items():
+        params = []
+        for device_id in sorted(seen):  # one lock order for every process
             hb = beats.get(device_id)
-            cur.execute(
+            params.append((seen[device_id], json.dumps(hb.heartbeat) if hb is not None else None, device_id))
+        self._touch_devices(cur, params)
+        cur.execute(
+            self.q("SELECT device_id FROM alarms WHERE type = ? AND cleared_ms IS NULL AND raise_epoch IS NULL"),
+            (OFFLINE_ALARM,),
+        )
+        back = sorted(d for (d,) in cur.fetchall() if d in seen)
+        if back:
+            cur.executemany(
                 self.q(
-                    f"UPDATE devices SET last_seen_ms = {g}(COALESCE(last_seen_ms, 0), ?), online = TRUE, "
-                    "heartbeat = COALESCE(?, heartbeat) WHERE device_id = ?"
+                    "UPDATE alarms SET cleared_ms = ? WHERE device_id = ? AND type = ? AND cleared_ms IS NULL "
+                    "AND raise_epoch IS NULL"
                 ),
-                (at_ms, json.dumps(hb.heartbeat) if hb is not None else None, device_id),
-            )
-            cur.execute(
-                self.q("UPDATE alarms SET cleared_ms = ? WHERE device_id = ? AND type = ? AND cleared_ms IS NULL"),
-                (at_ms, device_id, OFFLINE_ALARM),
+                [(seen[d], d, OFFLINE_ALARM) for d in back],
             )
 
     def _update_latest(self, cur: Any, new: Sequence[RecordRow]) -> None:
@@ -339,16 +395,20 @@ class Store(abc.ABC):
         for r in new:
             if r.kind is Kind.STATUS and (r.device_id not in latest or r.time_ms >= latest[r.device_id].time_ms):
                 latest[r.device_id] = r
-        for r in latest.values():
-            cur.execute(
-                self.q(
-                    "INSERT INTO latest_status (device_id, epoch, seq, time_ms, received_ms, state) "
-                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET epoch = excluded.epoch, "
-                    "seq = excluded.seq, time_ms = excluded.time_ms, received_ms = excluded.received_ms, "
-                    "state = excluded.state WHERE excluded.time_ms >= latest_status.time_ms"
-                ),
-                (r.device_id, r.epoch, r.seq, r.time_ms, r.received_ms, json.dumps(r.body)),
-            )
+        if not latest:
+            return
+        self._bulk_insert(
+            cur,
+            "latest_status",
+            ("device_id", "epoch", "seq", "time_ms", "received_ms", "state"),
+            "ON CONFLICT (device_id) DO UPDATE SET epoch = excluded.epoch, "
+            "seq = excluded.seq, time_ms = excluded.time_ms, received_ms = excluded.received_ms, "
+            "state = excluded.state WHERE excluded.time_ms >= latest_status.time_ms",
+            [
+                (r.device_id, r.epoch, r.seq, r.time_ms, r.received_ms, json.dumps(r.body))
+                for r in (latest[d] for d in sorted(latest))
+            ],
+        )
 
     def _merge_alarm(self, cur: Any, r: RecordRow, res: CommitResult) -> None:
         """Each raise is one alarm record; the next event of the same type in the same stream (in

@@ -1,7 +1,8 @@
 """The district engine: PostgreSQL through psycopg 3, several collector processes on one database.
 
-A batch goes in as one `INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING RETURNING`, so
-a thousand records cost one round trip, and the returned keys say which were new. Processes that
+A batch is COPY'd into a staging table and goes in as one `INSERT … SELECT … ON CONFLICT DO
+NOTHING RETURNING`, so a thousand records cost a few round trips, and the returned keys say which
+were new. Processes that
 share a subscription commit concurrently: records are inserted in key order (so two batches
 holding the same duplicate keys wait on each other in the same order), alarm merging takes a
 per-device advisory lock first, and a deadlock or serialization failure reported by the server
@@ -20,13 +21,20 @@ from psycopg import errors as pg_errors
 
 from collector.errors import StoreError
 from collector.model import RecordRow
-from collector.store.base import Store
+from collector.store.base import STREAM_COLUMNS, CommitResult, Store
 
-INSERT_RECORDS = (
-    "INSERT INTO records (device_id, epoch, seq, kind, mono_ms, wall_ms, clock_synced, time_ms, time_source, "
-    "received_ms, body) SELECT * FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::text[], %s::bigint[], "
-    "%s::bigint[], %s::boolean[], %s::bigint[], %s::text[], %s::bigint[], %s::text[]) "
-    "ON CONFLICT DO NOTHING RETURNING device_id, epoch, seq"
+RECORD_COLUMNS = (
+    "device_id",
+    "epoch",
+    "seq",
+    "kind",
+    "mono_ms",
+    "wall_ms",
+    "clock_synced",
+    "time_ms",
+    "time_source",
+    "received_ms",
+    "body",
 )
 
 
@@ -72,12 +80,58 @@ class PostgresStore(Store):
     def _retryable(self, exc: BaseException) -> bool:
         return isinstance(exc, pg_errors.DeadlockDetected | pg_errors.SerializationFailure)
 
+    def _bulk_insert(
+        self, cur: Any, table: str, columns: Sequence[str], tail: str, rows: Sequence[tuple[Any, ...]]
+    ) -> None:
+        """COPY the rows into a per-session staging table, then one INSERT … SELECT from it.
+
+        COPY is several times faster than binding arrays for unnest; the staging table empties
+        itself at commit (and at rollback), so a retried batch starts clean."""
+        if not rows:
+            return
+        stage = self._stage(cur, table, columns, rows)
+        cols = ", ".join(columns)
+        cur.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} {tail}")
+
+    def _stage(self, cur: Any, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> str:
+        stage = f"stage_{table}"
+        cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table}) ON COMMIT DELETE ROWS")
+        with cur.copy(f"COPY {stage} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return stage
+
+    def _touch_devices(self, cur: Any, params: Sequence[tuple[int, str | None, str]]) -> None:
+        if not params:
+            return
+        seen, beats, ids = ([list(col) for col in zip(*params, strict=True)] + [[], [], []])[:3]
+        cur.execute(
+            "UPDATE devices d SET last_seen_ms = GREATEST(COALESCE(d.last_seen_ms, 0), u.seen_ms), online = TRUE, "
+            "heartbeat = COALESCE(u.heartbeat, d.heartbeat) "
+            "FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS u(seen_ms, heartbeat, device_id) "
+            "WHERE d.device_id = u.device_id",
+            (seen, beats, ids),
+        )
+
+    def _update_streams(self, cur: Any, new: Sequence[RecordRow], res: CommitResult) -> None:
+        per = self._stream_rows(new)
+        if not per:
+            return
+        stage = self._stage(cur, "streams", STREAM_COLUMNS, self._stream_values(per))
+        cur.execute(
+            f"SELECT s.device_id, s.epoch, s.max_seq FROM streams s JOIN {stage} k "
+            "ON s.device_id = k.device_id AND s.epoch = k.epoch"
+        )
+        for device_id, epoch, top in cur.fetchall():
+            res.out_of_order += sum(1 for r in per[(device_id, epoch)] if r.seq < top)
+        cols = ", ".join(STREAM_COLUMNS)
+        cur.execute(f"INSERT INTO streams ({cols}) SELECT {cols} FROM {stage} {self._streams_tail()}")
+
     def _insert_records(self, cur: Any, rows: Sequence[RecordRow]) -> list[RecordRow]:
         if not rows:
             return []
-        cols: list[list[Any]] = [[] for _ in range(11)]
-        for r in rows:
-            vals = (
+        values = [
+            (
                 r.device_id,
                 r.epoch,
                 r.seq,
@@ -90,9 +144,11 @@ class PostgresStore(Store):
                 r.received_ms,
                 json.dumps(r.body, separators=(",", ":")),
             )
-            for col, v in zip(cols, vals, strict=True):
-                col.append(v)
-        cur.execute(INSERT_RECORDS, cols)
+            for r in rows
+        ]
+        self._bulk_insert(
+            cur, "records", RECORD_COLUMNS, "ON CONFLICT DO NOTHING RETURNING device_id, epoch, seq", values
+        )
         inserted = {(d, e, s) for d, e, s in cur.fetchall()}
         new = []
         for r in rows:  # a key twice in one batch was inserted once

@@ -183,3 +183,9 @@ async def test_a_new_stream_closes_what_the_old_one_left_open(store: Store) -> N
     await store.commit(rows("lift-1", 2, [newer]))  # the gateway's outbox was recreated
     old, new = sorted(await store.alarms(), key=lambda a: a.raised_ms)
     assert old.cleared_ms == newer.wall_ms and new.cleared_ms is None
+
+
+async def test_bulk_registration(store: Store) -> None:
+    await store.add_device("lift-1", "lift-1", NOW_MS)
+    assert await store.add_devices([f"lift-{i}" for i in range(1000)], NOW_MS) == 999
+    assert len(await store.device_ids()) == 1000
