@@ -86,7 +86,7 @@ def replay(stream: IO[str], source: str, config: DetectorConfig) -> list[Event]:
     last_t = 0
     prev_rest: str | None = None
     prev_state: tuple[object, ...] | None = None
-    prev_parts: list[str] = []
+    prev_parts: list[str] = [""]
     # The latest row waits until a later t_ms shows it held for some time (see below).
     held: tuple[object, ...] | None = None
     held_t = -1
@@ -106,8 +106,8 @@ def replay(stream: IO[str], source: str, config: DetectorConfig) -> list[Event]:
             continue
         parts = rest.split(",", 4)
         only_speed = False
-        state = cache.get(rest)
-        if state is None and prev_state is not None and parts[-1] == prev_parts[-1] and parts[:3] == prev_parts[:3]:
+        state = None
+        if parts[-1] == prev_parts[-1] and parts[:3] == prev_parts[:3] and prev_state is not None:
             # Only the speed differs from the previous row (most rows of a run, on change).
             try:
                 speed = int(parts[3])
@@ -116,6 +116,8 @@ def replay(stream: IO[str], source: str, config: DetectorConfig) -> list[Event]:
             if speed >= 0:
                 state = (*prev_state[:3], speed, *prev_state[4:])
                 only_speed = True
+        if state is None:
+            state = cache.get(rest)
         if state is None:
             text = line.strip()
             if not text:

@@ -216,6 +216,14 @@ class Detector:
         events: list[Event] = []
         self._events = events
         self._now = t
+        if only_speed and self._pending == NEVER:
+            if t >= self._next:
+                self._fire(t, t)
+            self._raw_last = state
+            self._speed_changed(t, state[3])  # type: ignore[arg-type]
+            if t >= self._next:
+                self._fire(t)
+            return events
         if self._pending == NEVER:
             last = self._raw_last
             if state == last:
@@ -224,7 +232,7 @@ class Detector:
                 return events
             if t >= self._next:
                 self._fire(t, t)
-            if only_speed or (last is not None and state[4:] == last[4:] and state[:3] == last[:3]):
+            if last is not None and state[4:] == last[4:] and state[:3] == last[:3]:
                 # Only the speed changed (most rows of a run): only overspeed reads it.
                 self._raw_last = state
                 self._speed_changed(t, state[3])  # type: ignore[arg-type]
