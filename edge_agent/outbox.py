@@ -10,7 +10,10 @@ single-worker executor), so the asyncio loop never blocks on the SD card.
   10 Hz poll loop. A crash loses at most that window of status, never an event; sequence numbers
   are given at commit time, so the stream stays gap-free.
 - A record is deleted only by `ack()`, i.e. an AckFrame from the collector after its durable
-  commit; the broker is never trusted with the only copy.
+  commit; the broker is never trusted with the only copy. The deletes ride along with the next
+  status commit (or go on their own after `ACK_FLUSH_S`), so acknowledgements cost the SD card
+  no extra commits; a crash before that only means records are sent again, which the collector
+  de-duplicates.
 - Size: the file cannot grow past `max_mb` (SQLite `max_page_count`) nor hold more than
   `max_records`. At the cap the oldest status records are evicted first; an event is never
   evicted. A full disk (or the page cap with nothing left to evict) drops new status, keeps events
@@ -62,6 +65,8 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE INDEX IF NOT EXISTS records_prio_seq ON records (prio, seq);
 """
 _COUNTERS = ("evicted_status", "dropped_status", "disk_full_events")
+ACK_FLUSH_S = 30.0  # acknowledged records are deleted at the latest this long after their ack
+ACK_PENDING_MAX = 512  # ...or as soon as this many ack ranges are waiting
 
 
 class OutboxError(AgentError):
@@ -126,6 +131,23 @@ def _is_full(exc: sqlite3.Error) -> bool:
     return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "full" in str(exc)
 
 
+def _subtract(rng: tuple[int, int], taken: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of the inclusive range `rng` not covered by any range in `taken`."""
+    parts = [rng]
+    for t_lo, t_hi in taken:
+        nxt = []
+        for lo, hi in parts:
+            if t_hi < lo or t_lo > hi:
+                nxt.append((lo, hi))
+                continue
+            if lo < t_lo:
+                nxt.append((lo, t_lo - 1))
+            if hi > t_hi:
+                nxt.append((t_hi + 1, hi))
+        parts = nxt
+    return parts
+
+
 class Outbox:
     """`async with Outbox(path, cfg) as ob:` then put_event / put_status / fetch / ack."""
 
@@ -144,6 +166,11 @@ class Outbox:
         self._last_seq = 0
         self._full_logged = False
         self._wlock = asyncio.Lock()
+        # Acknowledged, not yet deleted (touched only by the writer thread): ranges, rows, event rows.
+        self._acked: list[tuple[int, int]] = []
+        self._acked_rows = 0
+        self._acked_events = 0
+        self._acked_since = 0.0
         self.changed = asyncio.Event()  # set when records reach the disk (the uplink wakes up)
 
     async def _run(self, fn: Any, *args: Any) -> Any:
@@ -222,6 +249,7 @@ class Outbox:
             return
         try:
             await self.flush()
+            await self._run(self._flush_acks)
         finally:
             await self._run(self._close)
             self._pool.shutdown(wait=True)
@@ -253,13 +281,19 @@ class Outbox:
 
     @property
     def flush_due(self) -> bool:
-        return bool(self._unstored) or (
-            bool(self._buffer) and time.monotonic() - self._oldest_buffered >= self.status_flush_s
+        now = time.monotonic()
+        return (
+            bool(self._unstored)
+            or (bool(self._buffer) and now - self._oldest_buffered >= self.status_flush_s)
+            or (bool(self._acked) and now - self._acked_since >= ACK_FLUSH_S)
         )
 
     async def flush(self) -> None:
+        """Commit buffered status (and pending ack deletes with it); deletes alone once they are due."""
         async with self._wlock:
             if not self._buffer and not self._unstored:
+                if self._acked and time.monotonic() - self._acked_since >= ACK_FLUSH_S:
+                    await self._run(self._flush_acks)
                 return
             batch, self._buffer = self._buffer, []
             await self._run(self._write, [*self._unstored, *batch])
@@ -322,6 +356,7 @@ class Outbox:
         db = self._db
         seqs: dict[int, int] = {}
         db.execute("BEGIN IMMEDIATE")
+        self._delete_acked()
         for it in items:
             cur = db.execute(
                 "INSERT INTO records (prio, kind, mono_ms, wall_ms, synced, body) VALUES (?, ?, ?, ?, ?, ?)",
@@ -336,6 +371,7 @@ class Outbox:
             )
             seqs[id(it)] = int(cur.lastrowid or 0)
         db.execute("COMMIT")
+        self._acks_committed()
         if seqs:
             self._last_seq = max(self._last_seq, *seqs.values())
         return seqs
@@ -358,6 +394,9 @@ class Outbox:
         """Delete the `n` oldest status/heartbeat records; returns how many went (never an event)."""
         assert self._db is not None
         db = self._db
+        if self._acked:
+            self._flush_acks()
+            return self._acked_rows == 0 and n  # deleting acknowledged records made room first
         rows = db.execute("SELECT seq FROM records WHERE prio = 1 ORDER BY seq LIMIT ?", (n,)).fetchall()
         if not rows:
             return 0
@@ -394,19 +433,30 @@ class Outbox:
 
     def _fetch(self, after_seq: int, events: bool, limit: int) -> list[Record]:
         assert self._db is not None
-        rows = self._db.execute(
-            "SELECT seq, kind, mono_ms, wall_ms, synced, body FROM records WHERE prio = ? AND seq > ? "
-            "ORDER BY seq LIMIT ?",
-            (0 if events else 1, after_seq, limit),
-        ).fetchall()
-        out = []
-        for seq, kind, mono, wall, synced, body in rows:
-            k = RecordKind(kind)
-            out.append(Record(k, seq, mono, wall, bool(synced), decode_body(k, body)))
+        out: list[Record] = []
+        while len(out) < limit:
+            rows = self._db.execute(
+                "SELECT seq, kind, mono_ms, wall_ms, synced, body FROM records WHERE prio = ? AND seq > ? "
+                "ORDER BY seq LIMIT ?",
+                (0 if events else 1, after_seq, limit),
+            ).fetchall()
+            for seq, kind, mono, wall, synced, body in rows:
+                if self._is_acked(seq):
+                    continue
+                k = RecordKind(kind)
+                out.append(Record(k, seq, mono, wall, bool(synced), decode_body(k, body)))
+                if len(out) == limit:
+                    break
+            if len(rows) < limit:
+                break
+            after_seq = rows[-1][0]
         return out
 
+    def _is_acked(self, seq: int) -> bool:
+        return any(lo <= seq <= hi for lo, hi in self._acked)
+
     async def ack(self, epoch: int, ranges: Iterable[tuple[int, int]]) -> int:
-        """Delete the acknowledged records; an ack for another stream epoch is ignored (returns 0)."""
+        """Mark acknowledged records gone (returns how many); an ack for another stream epoch is ignored."""
         if epoch != self.epoch:
             return 0
         return await self._run(self._ack, list(ranges))
@@ -414,12 +464,48 @@ class Outbox:
     def _ack(self, ranges: list[tuple[int, int]]) -> int:
         assert self._db is not None
         db = self._db
-        db.execute("BEGIN IMMEDIATE")
         n = 0
         for lo, hi in ranges:
-            n += db.execute("DELETE FROM records WHERE seq BETWEEN ? AND ?", (lo, hi)).rowcount
-        db.execute("COMMIT")
+            # Only rows not already acknowledged count (a resent frame is acknowledged again).
+            for s_lo, s_hi in _subtract((lo, hi), self._acked):
+                rows, evs = db.execute(
+                    "SELECT count(*), coalesce(sum(prio = 0), 0) FROM records WHERE seq BETWEEN ? AND ?", (s_lo, s_hi)
+                ).fetchone()
+                if rows:
+                    if not self._acked:
+                        self._acked_since = time.monotonic()
+                    self._acked.append((s_lo, s_hi))
+                    self._acked_rows += rows
+                    self._acked_events += evs
+                    n += rows
+        if len(self._acked) > ACK_PENDING_MAX:
+            self._flush_acks()
         return n
+
+    def _delete_acked(self) -> None:
+        """Inside an open transaction: delete the acknowledged records."""
+        assert self._db is not None
+        for lo, hi in self._acked:
+            self._db.execute("DELETE FROM records WHERE seq BETWEEN ? AND ?", (lo, hi))
+
+    def _acks_committed(self) -> None:
+        self._acked.clear()
+        self._acked_rows = self._acked_events = 0
+
+    def _flush_acks(self) -> None:
+        assert self._db is not None
+        if not self._acked:
+            return
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._delete_acked()
+            self._db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            self._rollback()
+            if _is_full(exc):
+                return  # kept pending: the next commit tries again
+            raise OutboxError(f"outbox {self.path}: {exc}") from None
+        self._acks_committed()
 
     async def stats(self) -> OutboxStats:
         return await self._run(self._stats)
@@ -429,7 +515,13 @@ class Outbox:
         db = self._db
         (depth,) = db.execute("SELECT count(*) FROM records").fetchone()
         (events,) = db.execute("SELECT count(*) FROM records WHERE prio = 0").fetchone()
-        oldest = db.execute("SELECT seq, wall_ms, mono_ms FROM records ORDER BY seq LIMIT 1").fetchone()
+        depth -= self._acked_rows
+        events -= self._acked_events
+        oldest = None
+        for row in db.execute("SELECT seq, wall_ms, mono_ms FROM records ORDER BY seq"):
+            if not self._is_acked(row[0]):
+                oldest = row
+                break
         size = sum(os.path.getsize(str(self.path) + s) for s in ("", "-wal") if os.path.exists(str(self.path) + s))
         return OutboxStats(
             epoch=self.epoch,

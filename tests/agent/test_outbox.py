@@ -59,8 +59,15 @@ async def test_ack_removes_only_acknowledged_records_of_this_epoch(tmp_path: Pat
         assert await ob.ack(ob.epoch, [(2, 4), (7, 7)]) == 4
         left = [r.seq for r in await ob.fetch(0, True, 100)]
         st = await ob.stats()
+        assert await ob.ack(ob.epoch, [(3, 5)]) == 1, "a record acknowledged twice counts once"
+        on_disk_before = set(db_seqs(tmp_path / "ob.db"))
+        ob.put_status(RecordKind.STATUS, 11, 11, False, status(11))
+        await ob.flush()  # the deletes ride along with this commit: no commit of their own
+        on_disk_after = set(db_seqs(tmp_path / "ob.db"))
     assert left == [1, 5, 6, 8, 9, 10]
     assert st.depth == 6 and st.oldest_seq == 1
+    assert {2, 3, 4, 7} <= on_disk_before, "acknowledged rows wait for the next commit"
+    assert on_disk_after == {1, 6, 8, 9, 10, 11}
 
 
 async def test_sequence_numbers_survive_restart_and_acks_never_reuse(tmp_path: Path) -> None:

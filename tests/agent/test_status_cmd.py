@@ -1,0 +1,46 @@
+"""`elev-agent status`: what a person on site sees, from the status file and the outbox itself."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from edge_agent import status_cmd
+from edge_agent.outbox import Outbox
+from protocols.events import Action, Event
+
+
+async def test_depth_oldest_and_link_from_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    async with Outbox(tmp_path / "outbox.db") as ob:
+        for i in range(3):
+            await ob.put_event(i, int(time.time() * 1000) - 120_000, False, Event(i, "alarm_button", Action.RAISE))
+        epoch = ob.epoch
+    status = {
+        "device_id": "lift-s",
+        "pid": 1,
+        "updated_wall_ms": int(time.time() * 1000),
+        "uptime_s": 5,
+        "clock_synced": False,
+        "link": {"online": False, "since_s": 12.0, "broker": "b:1883", "last_error": "refused", "counters": {}},
+        "controller": {"answering": True, "comms_lost": False, "last_error": "", "counters": {"bad_frames": 4}},
+        "active_events": ["alarm_button"],
+    }
+    (tmp_path / "status.json").write_text(json.dumps(status))
+    assert status_cmd.main(["--data-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "lift-s running" in out and "OFFLINE to b:1883" in out and "refused" in out
+    assert f"3 unacknowledged (3 events), epoch {epoch:08x}" in out
+    assert "oldest:     seq 1, 2 min old" in out and "bad_frames 4" in out and "active:     alarm_button" in out
+    assert status_cmd.main(["--data-dir", str(tmp_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["outbox"]["depth"] == 3
+
+
+def test_stale_and_missing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert status_cmd.main(["--data-dir", str(tmp_path)]) == 2
+    assert "no agent data" in capsys.readouterr().err
+    (tmp_path / "status.json").write_text(json.dumps({"device_id": "x", "updated_wall_ms": 0}))
+    assert status_cmd.main(["--data-dir", str(tmp_path)]) == 1
+    assert "NOT running" in capsys.readouterr().out
