@@ -45,6 +45,7 @@ class EventFacts:
     action: str  # "raise" | "clear"
     floor: int | None
     fault_code: int | None
+    lead_ms: int = 0  # record mono_ms - event t_ms: how long before the record the rule was met
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,11 @@ class RecordRow:
     def key(self) -> tuple[str, int, int]:
         return (self.device_id, self.epoch, self.seq)
 
+    @property
+    def event_ms(self) -> int:
+        """When an event's rule was met (its t_ms placed like the record); the record time otherwise."""
+        return self.time_ms - self.event.lead_ms if self.event is not None else self.time_ms
+
 
 def body_of(record: frames.Record) -> tuple[Kind, dict[str, Any], EventFacts | None]:
     """The raw values of a record as plain JSON-able data."""
@@ -81,7 +87,7 @@ def body_of(record: frames.Record) -> tuple[Kind, dict[str, Any], EventFacts | N
     if isinstance(body, Event):
         action = body.action.value if isinstance(body.action, Action) else str(body.action)
         d = {"t_ms": body.t_ms, "type": body.type, "action": action, "floor": body.floor, "fault_code": body.fault_code}
-        return Kind.EVENT, d, EventFacts(body.type, action, body.floor, body.fault_code)
+        return Kind.EVENT, d, EventFacts(body.type, action, body.floor, body.fault_code, record.mono_ms - body.t_ms)
     hb = {"uptime_s": body.uptime_s, "outbox_depth": body.outbox_depth, "comms_ok": body.comms_ok}
     return Kind.HEARTBEAT, hb, None
 

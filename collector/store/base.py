@@ -23,12 +23,13 @@ import abc
 import asyncio
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from collector.errors import StoreError
 from collector.model import Kind, RecordRow
 
 T = TypeVar("T")
@@ -202,10 +203,21 @@ class Store(abc.ABC):
             self._executor.shutdown(wait=True)
             self._executor = None
 
+    engine_errors: tuple[type[Exception], ...] = ()
+    engine_name = "store"
+
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run on the store's thread; an engine error that will not be retried becomes a one-line
+        StoreError (the daemon exits and systemd restarts it; nothing unstored was acknowledged)."""
         if self._executor is None:
             raise RuntimeError("store is not open (use `async with`)")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        except self.engine_errors as exc:
+            if self._retryable(exc):
+                raise
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StoreError(f"{self.engine_name}: {first}") from exc
 
     def _create_schema(self) -> None:
         with self._tx() as cur:
@@ -300,12 +312,7 @@ class Store(abc.ABC):
                         "INSERT INTO events (device_id, epoch, seq, type, action, floor, fault_code, time_ms, "
                         "received_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
                     ),
-                    [
-                        (r.device_id, r.epoch, r.seq, e.type, e.action, e.floor, e.fault_code, r.time_ms, r.received_ms)
-                        for r in events
-                        for e in (r.event,)
-                        if e is not None
-                    ],
+                    [(r.device_id, r.epoch, r.seq, *_event_columns(r)) for r in events],
                 )
                 for r in events:
                     self._merge_alarm(cur, r, res)
@@ -437,7 +444,7 @@ class Store(abc.ABC):
                     "UPDATE alarms SET cleared_ms = ?, clear_seq = ? WHERE device_id = ? AND raise_epoch = ? "
                     "AND type = ? AND raise_seq = ? AND (clear_seq IS NULL OR clear_seq > ?)"
                 ),
-                (r.time_ms, r.seq, *key, prev[0], r.seq),
+                (r.event_ms, r.seq, *key, prev[0], r.seq),
             )
             res.alarms_cleared += cur.rowcount if e.action == "clear" else 0
         elif e.action == "clear":
@@ -447,7 +454,7 @@ class Store(abc.ABC):
                 "UPDATE alarms SET cleared_ms = ? WHERE device_id = ? AND type = ? AND cleared_ms IS NULL "
                 "AND raise_epoch IS NOT NULL AND raise_epoch <> ? AND raised_ms <= ?"
             ),
-            (r.time_ms, r.device_id, e.type, r.epoch, r.time_ms),
+            (r.event_ms, r.device_id, e.type, r.epoch, r.event_ms),
         )
         if e.action != "raise":
             return
@@ -467,7 +474,7 @@ class Store(abc.ABC):
             (
                 r.device_id,
                 e.type,
-                r.time_ms,
+                r.event_ms,
                 nxt[1] if nxt else None,
                 r.received_ms,
                 r.epoch,
@@ -683,6 +690,7 @@ class Store(abc.ABC):
             cur.fetchone()
 
 
-def iter_chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
+def _event_columns(r: RecordRow) -> tuple[Any, ...]:
+    e = r.event
+    assert e is not None
+    return (e.type, e.action, e.floor, e.fault_code, r.event_ms, r.received_ms)

@@ -42,6 +42,8 @@ class PostgresStore(Store):
     placeholder = "%s"
     greatest = "GREATEST"
     id_column = "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
+    engine_errors = (psycopg.Error,)
+    engine_name = "PostgreSQL"
 
     def __init__(self, url: str) -> None:
         super().__init__(url)

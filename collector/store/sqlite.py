@@ -24,6 +24,9 @@ INSERT_RECORD = (
 
 
 class SqliteStore(Store):
+    engine_errors = (sqlite3.Error,)
+    engine_name = "SQLite"
+
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self.path = url.removeprefix("sqlite:///")

@@ -189,3 +189,17 @@ async def test_bulk_registration(store: Store) -> None:
     await store.add_device("lift-1", "lift-1", NOW_MS)
     assert await store.add_devices([f"lift-{i}" for i in range(1000)], NOW_MS) == 999
     assert len(await store.device_ids()) == 1000
+
+
+async def test_event_time_is_when_the_rule_was_met(store: Store) -> None:
+    """An event record made 2 s after its rule was met (t_ms < mono_ms) is dated at t_ms."""
+    from protocols.events import Event
+
+    await store.add_device("lift-1", "lift-1", NOW_MS)
+    wall = 1_700_000_005_000
+    rec = frames.Record(frames.RecordKind.EVENT, 1, 5000, wall, True, Event(3000, "entrapment", Action.RAISE, 2))
+    await store.commit(rows("lift-1", 1, [rec]))
+    (a,) = await store.alarms()
+    assert a.raised_ms == wall - 2000
+    (e,) = await store.events("lift-1")
+    assert e["time_ms"] == wall - 2000
