@@ -65,7 +65,7 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE INDEX IF NOT EXISTS records_prio_seq ON records (prio, seq);
 """
 _COUNTERS = ("evicted_status", "dropped_status", "disk_full_events")
-ACK_FLUSH_S = 30.0  # acknowledged records are deleted at the latest this long after their ack
+ACK_FLUSH_S = 120.0  # acknowledged records are deleted at the latest this long after their ack
 ACK_PENDING_MAX = 512  # ...or as soon as this many ack ranges are waiting
 
 
