@@ -139,3 +139,24 @@ async def test_broker_acl_keeps_a_device_to_its_own_topics(tmp_path: Path, token
             await col.close()
     finally:
         broker.stop()
+
+
+def test_config_file_and_flags(tmp_path: Path) -> None:
+    from collector.run_cmd import parse_config
+
+    token = tmp_path / "token"
+    token.write_text("0123456789abcdef\n")
+    cfg_file = tmp_path / "collector.toml"
+    cfg_file.write_text(
+        "[collector]\n"
+        "broker_url = 'mqtt://collector:pw@10.0.0.2:1883'\n"
+        "db_url = 'postgresql://collector@db/elevators'\n"
+        "http = '0.0.0.0:9000'\n"
+        f"api_token_file = '{token}'\n"
+        "offline_after_s = 90\n"
+    )
+    cfg, debug = parse_config(["--config", str(cfg_file), "--offline-after-s", "30", "--debug"])
+    assert (cfg.http_host, cfg.http_port, cfg.offline_after_s, debug) == ("0.0.0.0", 9000, 30.0, True)
+    assert cfg.broker.username == "collector" and cfg.db_url.startswith("postgresql://")
+    assert cfg.api_token() == "0123456789abcdef"
+    assert cfg.mqtt_client_id.endswith("-9000")
