@@ -193,6 +193,8 @@ class Agent:
         self.first_poll_done = asyncio.Event()
         self._gpio_wait_logged = False
         self._status_path: Path | None = None
+        if cfg.elevator.rated_speed_mm_s > 0:
+            self._ensure_detector({})
 
     # --- the loops ------------------------------------------------------------------------------
 
@@ -340,6 +342,11 @@ class Agent:
             await self.heartbeat(t)
 
     def _ensure_detector(self, regs: dict[str, int]) -> None:
+        """Start the detector; the rated speed comes from the config or, if unset, from the controller.
+
+        With `[elevator] rated_speed_mm_s` set it starts at once, so a controller that is dead from
+        boot (a power cut) still leaves detection on the gateway's own sensors running.
+        """
         if self.detector is not None:
             return
         from edge_agent.detect import Detector, ElevatorLimits
