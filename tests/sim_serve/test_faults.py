@@ -69,7 +69,7 @@ async def test_comms_loss_silences_tcp_and_rtu_then_both_recover(sim_1x: SimProc
                 if name not in recovered and await answers(client):
                     recovered[name] = time.monotonic() - t0
             await asyncio.sleep(0.05)
-        assert all(1.4 < t < 4.0 for t in recovered.values()), recovered  # silent for about the 2 s asked
+        assert all(1.4 < t < 5.0 for t in recovered.values()), recovered  # silent for about the 2 s asked
     finally:
         tcp.close()
         rtu.close()
