@@ -156,7 +156,7 @@ def test_kill_9_loses_no_committed_record(tmp_path: Path) -> None:
     rng = random.Random(1234)
     committed: dict[int, str] = {}
     epochs = set()
-    kills = 30
+    kills = 20
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for _ in range(kills):
         proc = subprocess.Popen(
