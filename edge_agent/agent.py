@@ -51,9 +51,12 @@ def mono_ms() -> int:
 
 
 class ClockSync:
-    """Is the wall clock synchronized? Asks the kernel (adjtimex), else timedatectl; config can force."""
+    """Is the wall clock synchronized? Config can force it; otherwise, in order: the flag file
+    systemd-timesyncd keeps, the kernel (adjtimex, read-only), `timedatectl` (when a sandbox such
+    as systemd's ProtectClock= forbids adjtimex)."""
 
     TIME_ERROR = 5
+    TIMESYNCD_FLAG = Path("/run/systemd/timesync/synchronized")
 
     def __init__(self, mode: str = "auto") -> None:
         self.mode = mode
@@ -78,7 +81,7 @@ class ClockSync:
     async def refresh(self) -> bool:
         if self.mode != "auto":
             return self.synced
-        state = self._adjtimex()
+        state = True if self.TIMESYNCD_FLAG.exists() else self._adjtimex()
         if state is None:
             state = await self._timedatectl()
         if state != self.synced:
