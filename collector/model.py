@@ -24,6 +24,7 @@ docs/collector.md).
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,9 +72,16 @@ class RecordRow:
         return (self.device_id, self.epoch, self.seq)
 
     @property
+    def body_json(self) -> str:
+        return _dumps(self.body)
+
+    @property
     def event_ms(self) -> int:
         """When an event's rule was met (its t_ms placed like the record); the record time otherwise."""
         return self.time_ms - self.event.lead_ms if self.event is not None else self.time_ms
+
+
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def body_of(record: frames.Record) -> tuple[Kind, dict[str, Any], EventFacts | None]:

@@ -412,7 +412,7 @@ class Store(abc.ABC):
             "seq = excluded.seq, time_ms = excluded.time_ms, received_ms = excluded.received_ms, "
             "state = excluded.state WHERE excluded.time_ms >= latest_status.time_ms",
             [
-                (r.device_id, r.epoch, r.seq, r.time_ms, r.received_ms, json.dumps(r.body))
+                (r.device_id, r.epoch, r.seq, r.time_ms, r.received_ms, r.body_json)
                 for r in (latest[d] for d in sorted(latest))
             ],
         )

@@ -11,7 +11,6 @@ retries the whole batch, which is safe because nothing was acknowledged yet.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -144,7 +143,7 @@ class PostgresStore(Store):
                 r.time_ms,
                 r.time_source,
                 r.received_ms,
-                json.dumps(r.body, separators=(",", ":")),
+                r.body_json,
             )
             for r in rows
         ]

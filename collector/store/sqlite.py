@@ -78,7 +78,6 @@ class SqliteStore(Store):
 
 
 def _values(r: RecordRow) -> tuple[Any, ...]:
-    import json
 
     return (
         r.device_id,
@@ -91,5 +90,5 @@ def _values(r: RecordRow) -> tuple[Any, ...]:
         r.time_ms,
         r.time_source,
         r.received_ms,
-        json.dumps(r.body, separators=(",", ":")),
+        r.body_json,
     )
