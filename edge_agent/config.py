@@ -140,7 +140,7 @@ class UplinkConfig:
     window_batches: int = 8  # frames in flight (sent, not yet acknowledged)
     ack_timeout_s: float = 15.0  # resend a frame whose ack has not come back by then
     reconnect_min_s: float = 0.5
-    reconnect_max_s: float = 30.0
+    reconnect_max_s: float = 10.0  # an alarm raised during an outage waits at most this long after it
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,7 +395,7 @@ def build(data: Mapping[str, Any], source: str, flags: Overrides = Overrides()) 
         window_batches=u.number("window_batches", 8, 1, 1000, integer=True),
         ack_timeout_s=u.number("ack_timeout_s", 15.0, 0.2, 3600.0),
         reconnect_min_s=u.number("reconnect_min_s", 0.5, 0.05, 600.0),
-        reconnect_max_s=u.number("reconnect_max_s", 30.0, 0.1, 3600.0),
+        reconnect_max_s=u.number("reconnect_max_s", 10.0, 0.1, 3600.0),
     )
     if uplink.reconnect_max_s < uplink.reconnect_min_s:
         raise ConfigError(f"{u.where('reconnect_max_s')}: below reconnect_min_s")
