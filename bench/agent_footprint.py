@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         print(
             f"  writes per day   {r['wchar_mb_per_day']} MB asked (wchar), {r['write_bytes_mb_per_day']} MB to the "
-            f"block layer ({r['status_records']} status records in the window, busy office traffic)"
+            f"block layer ({r['status_records']} status records, {r['events']} events since start)"
         )
     return 0 if ok_rss and ok_cpu and ok_req else 1
 
