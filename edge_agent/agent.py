@@ -202,9 +202,10 @@ class Agent:
     # --- the loops ------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        poll_limit = max(5.0, self.cfg.timing.poll_period_ms / 1000 * 20 + self.cfg.modbus.timeout_s * 6)
-        self.health.beat("poll", poll_limit)
-        self.health.beat("outbox", 30.0)
+        # A loop silent for watchdog_stale_s stops the pings; systemd's WatchdogSec then restarts us.
+        stale_s = self.cfg.timing.watchdog_stale_s
+        self.health.beat("poll", max(stale_s, self.cfg.modbus.timeout_s * (self.cfg.modbus.retries + 1) * 8))
+        self.health.beat("outbox", stale_s)
         self.health.beat("uplink", self.cfg.uplink.reconnect_max_s + 30.0)
         await self.clock.refresh()
         try:

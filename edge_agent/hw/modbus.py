@@ -36,6 +36,11 @@ def rtu_wire_time_s(count: int, baud: int = 19200, bits_per_char: int = 10) -> f
     return chars * bits_per_char / baud
 
 
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
 class ModbusBus:
     """The single owner of one Modbus line (RegisterBus)."""
 
@@ -127,6 +132,8 @@ class ModbusBus:
         self._inflight = asyncio.ensure_future(
             self._client.read_holding_registers(start, count=count, device_id=unit_id)
         )
+        # If we stop waiting (timeout, cut short, cancel), its late failure is expected: retrieve it.
+        self._inflight.add_done_callback(_retrieve)
         try:
             rr = await asyncio.wait_for(asyncio.shield(self._inflight), self.cfg.timeout_s * 2 + 0.5)
         except asyncio.CancelledError:
