@@ -251,54 +251,49 @@ def throughput(
 
 
 def lag_publisher(port: int, n_elevators: int, seconds: float, out: mp.Queue) -> None:  # type: ignore[type-arg]
-    """Poisson status changes (mean one per 5 s per elevator) and a heartbeat every 60 s each."""
+    """Poisson status changes (mean one per 5 s per elevator) and a heartbeat every 60 s each.
+
+    Uses paho directly (its own network thread, QoS 1, no per-message task) so the publisher, not
+    the collector, is never the bottleneck of the lag measurement."""
+    import paho.mqtt.client as paho
+
     if (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {0})
     devices = device_ids(n_elevators)
     rate_status = n_elevators / 5.0
     rate_beat = n_elevators / 60.0
     rnd = random.Random(6)
-
-    async def run() -> int:
-        seqs = dict.fromkeys(devices, 0)
-        epochs = {d: rnd.getrandbits(32) for d in devices}
-        boot = time.time_ns() // 1_000_000 - 3_600_000
-        sent = 0
-        clients = [
-            aiomqtt.Client("127.0.0.1", port, max_inflight_messages=1000, max_concurrent_outgoing_calls=500)
-            for _ in range(4)
-        ]
-        for c in clients:
-            await c.__aenter__()
-            c.pending_calls_threshold = 1_000_000
-        try:
-            t_start = time.monotonic()
-            tick = 0.05
-            pending: set[asyncio.Task[None]] = set()
-            while time.monotonic() - t_start < seconds:
-                t_tick = time.monotonic()
-                k = _poisson(rnd, (rate_status + rate_beat) * tick)
-                for _ in range(k):
-                    d = devices[rnd.randrange(n_elevators)]
-                    seqs[d] += 1
-                    wall = time.time_ns() // 1_000_000
-                    mono = wall - boot
-                    if rnd.random() < rate_beat / (rate_status + rate_beat):
-                        payload = heartbeat_frame(epochs[d], seqs[d], mono, wall)
-                    else:
-                        payload = status_frame(epochs[d], seqs[d], mono, wall, rnd.randint(1, 20))
-                    t = asyncio.create_task(clients[sent % 4].publish(topics.uplink_topic(d), payload, qos=1))
-                    pending.add(t)
-                    t.add_done_callback(pending.discard)
-                    sent += 1
-                await asyncio.sleep(max(0.0, tick - (time.monotonic() - t_tick)))
-            await asyncio.gather(*pending)
-        finally:
-            for c in clients:
-                await c.__aexit__(None, None, None)
-        return sent
-
-    out.put(asyncio.run(run()))
+    seqs = dict.fromkeys(devices, 0)
+    epochs = {d: rnd.getrandbits(32) for d in devices}
+    boot = time.time_ns() // 1_000_000 - 3_600_000
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"lag-pub-{secrets.token_hex(3)}")
+    client.max_inflight_messages_set(2000)
+    client.max_queued_messages_set(0)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    sent = 0
+    infos = []
+    t_start = time.monotonic()
+    tick = 0.05
+    while time.monotonic() - t_start < seconds:
+        t_tick = time.monotonic()
+        for _ in range(_poisson(rnd, (rate_status + rate_beat) * tick)):
+            d = devices[rnd.randrange(n_elevators)]
+            seqs[d] += 1
+            wall = time.time_ns() // 1_000_000
+            mono = wall - boot
+            if rnd.random() < rate_beat / (rate_status + rate_beat):
+                payload = heartbeat_frame(epochs[d], seqs[d], mono, wall)
+            else:
+                payload = status_frame(epochs[d], seqs[d], mono, wall, rnd.randint(1, 20))
+            infos.append(client.publish(topics.uplink_topic(d), payload, qos=1))
+            sent += 1
+        time.sleep(max(0.0, tick - (time.monotonic() - t_tick)))
+    for info in infos:
+        info.wait_for_publish(30)
+    client.loop_stop()
+    client.disconnect()
+    out.put(sent)
 
 
 def _poisson(rnd: random.Random, lam: float) -> int:
@@ -334,6 +329,7 @@ def main() -> int:
     ap.add_argument("--lag-seconds", type=float, default=20.0)
     ap.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     ap.add_argument("--skip-pg", action="store_true")
+    ap.add_argument("--repeat", type=int, default=3, help="throughput runs per consumer (best is reported)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-collector-"))
     broker, port = start_broker(work)
@@ -341,18 +337,26 @@ def main() -> int:
     try:
         devices = device_ids(args.devices)
         items = throughput_frames(args.frames, devices)
-        rows: list[tuple[str, float]] = []
-        rows.append(("bare aiomqtt client, stores nothing", throughput(port, None, items, devices)))
-        rows.append(("  same, taking messages in the queue", throughput(port, None, items, devices, fast=True)))
-        rows.append(("collector + SQLite (WAL, batched)", throughput(port, f"sqlite:///{work}/t.db", items, devices)))
-        if not args.skip_pg:
-            name, url = make_pg(args.pg_url)
-            pg_dbs.append(name)
-            rows.append(("collector + PostgreSQL", throughput(port, url, items, devices)))
+        best: dict[str, float] = {}
+        for run in range(args.repeat):  # interleaved, best of N: the machine's other load only slows a run down
+            candidates = [
+                ("bare aiomqtt client, stores nothing", None, False),
+                ("  same, taking messages in the queue", None, True),
+                ("collector + SQLite (WAL, batched)", f"sqlite:///{work}/t{run}.db", False),
+            ]
+            if not args.skip_pg:
+                name, url = make_pg(args.pg_url)
+                pg_dbs.append(name)
+                candidates.append(("collector + PostgreSQL", url, False))
+            for label, db, fast_ in candidates:
+                rate = throughput(port, db, items, devices, fast=fast_)
+                best[label] = max(best.get(label, 0.0), rate)
+        rows = list(best.items())
         plain, fast = rows[0][1], rows[1][1]
         print(
             f"\ncollector ingest, {args.frames:,} single-record status frames from {args.devices:,} devices, "
-            f"consumer pinned to one core (cpu {CONSUMER_CPU}), {os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f}"
+            f"consumer pinned to one core (cpu {CONSUMER_CPU}), {os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f}, "
+            f"best of {args.repeat}"
         )
         print(f"{'consumer':40s} {'frames/s':>10s} {'of bare':>9s} {'of bare fast':>13s}")
         for name, rate in rows:
