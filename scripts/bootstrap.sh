@@ -53,6 +53,7 @@ for extra in "$@"; do
   case "$extra" in
     mbpoll) need_pkg mbpoll mbpoll || true ;;
     systemd-analyze) need_pkg systemd-analyze systemd || true ;;
+    tmux) need_pkg tmux tmux || true ;;
     postgres) ensure_postgres || true ;;
   esac
 done
