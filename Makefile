@@ -2,10 +2,10 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bootstrap bench clean
+.PHONY: demo test soak lint bootstrap bench clean
 
 bootstrap:
-	@scripts/bootstrap.sh mbpoll systemd-analyze postgres
+	@scripts/bootstrap.sh mbpoll systemd-analyze postgres chromium
 
 demo: bootstrap
 	$(BIN)/python scripts/demo.py
@@ -15,7 +15,11 @@ lint: bootstrap
 	$(BIN)/mypy protocols edge_agent collector
 
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not slow"
+
+# The long tests (@pytest.mark.slow): the whole-system soak in tests/soak/ (docs/soak.md) and the detector corpus.
+soak: bootstrap
+	$(BIN)/python -m pytest -q -s -m slow
 
 bench: bootstrap
 	$(BIN)/python bench/run_all.py

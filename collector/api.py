@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from collector.console import add_console_routes
 from collector.ingest import Ingest
 from collector.metrics import Metrics
 from collector.store import Alarm, Store
@@ -205,6 +206,7 @@ def make_app(store: Store, metrics_: Metrics, ingest: Ingest, token: str | None)
     app.router.add_get("/api/v1/alarms", alarms)
     app.router.add_get("/api/v1/events", events)
     app.router.add_get("/api/v1/streams", streams)
+    add_console_routes(app)  # the duty officer's page at /console/ (static; its data requests carry the token)
     return app
 
 

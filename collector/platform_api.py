@@ -37,6 +37,7 @@ from aiohttp import web
 from collector import city_api, city_feed, identity, maintenance, rescue, statistics, webhooks
 from collector.city_api import CityConfig, PushRefused
 from collector.city_feed import CityFeedConfig, CityFeedSender
+from collector.console import allow_console_origin
 from collector.errors import CollectorError, ConfigError
 from collector.identity import ElevatorIdentity, IdentityError
 from collector.maintenance import InspectionEvent, MaintenanceConfig, Session, StatusPoint
@@ -1244,6 +1245,7 @@ async def serve(
             # The city answers the collector's own questions too, over every county's elevators.
             app.router.add_get("/api/v1/elevators", _guard(token, h_city_elevators))
             app.router.add_get("/api/v1/alarms", _guard(token, h_city_alarms))
+        allow_console_origin(app)  # the operator console, served by the collector, calls this API from the browser
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         try:

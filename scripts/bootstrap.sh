@@ -55,6 +55,7 @@ for extra in "$@"; do
     systemd-analyze) need_pkg systemd-analyze systemd || true ;;
     tmux) need_pkg tmux tmux || true ;;
     postgres) ensure_postgres || true ;;
+    chromium) need_pkg chromium chromium || true ;;
   esac
 done
 

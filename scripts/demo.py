@@ -159,6 +159,7 @@ class Demo:
             )
         self.wait_healthy()
         print(f"demo: collector API  {self.api}/api/v1/alarms   token: {self.token}")
+        print(f"demo: operator console  {self.api}/console/   (sign in with the token above)")
         print(f"demo: logs and data  {self.workdir}")
         for lift in LIFTS:
             print(f"demo: {lift.device_id:13s} {lift.story}")
