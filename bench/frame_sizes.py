@@ -206,6 +206,7 @@ def speed(seconds: float = 1.0) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--speed", action="store_true", help="also measure decode rates")
+    parser.add_argument("--json", action="store_true", help="also print the table as one JSON line, last")
     args = parser.parse_args(argv)
     table = rows()
     print(f"{'frame':<34} {'msgpack B':>9} {'JSON B':>7} {'ratio':>6} {'goal B':>7}  result")
@@ -221,6 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.speed:
         print()
         print("\n".join(speed()))
+    if args.json:
+        out = [{"frame": f, "goal": GOALS.get(g) if g else None, "msgpack": m, "json": j} for f, g, m, j in table]
+        print(json.dumps(out))
     if missed:
         print(f"{missed} size goal(s) missed", file=sys.stderr)
         return 1

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import random
 import subprocess
@@ -159,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hours", type=float, default=4.0, help="simulated hours of traffic (default 4)")
     ap.add_argument("--trace", nargs="*", default=[], help="replay these trace files instead")
+    ap.add_argument("--json", action="store_true", help="also print the results as one JSON line, last")
     args = ap.parse_args(argv)
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
@@ -178,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             cases.append(("contract samples x20, on change + noise", concatenated))
     print(f"{'trace':40s} {'rows':>8s} {'cpu s':>6s} {'rows/s':>8s} {'wall rows/s':>11s} {'goal':>8s}  verdict  events")
     ok = True
+    results = []
     for name, text in cases:
         nrows, cpu, wall, nevents = measure(text, name)
         rate = nrows / cpu
@@ -186,7 +189,10 @@ def main(argv: list[str] | None = None) -> int:
         wall_rate = nrows / wall
         print(f"{name:40s} {nrows:8d} {cpu:6.2f} {rate:8.0f} {wall_rate:11.0f} {GOAL_ROWS_S:8d}  ", end="")
         print(f"{verdict:7s}  {nevents}")
+        results.append({"trace": name, "rows": nrows, "rows_per_cpu_s": round(rate), "wall_rows_s": round(wall_rate)})
     print("rows/s = rows / CPU seconds of one process pinned to one core (best of 5); wall rows/s for reference")
+    if args.json:
+        print(json.dumps(results))
     return 0 if ok else 1
 
 

@@ -172,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", default="10,25,50,100,150,200,300")
     p.add_argument("--window-s", type=float, default=10.0)
     p.add_argument("--rate-hz", type=float, default=10.0)
+    p.add_argument("--json", action="store_true", help="also print the results as one JSON line, last")
     args = p.parse_args(argv)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -184,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{'timeouts':>8} {'rate':>6}  ok"
     )
     best = 0
+    results = []
     for n in (int(x) for x in args.sizes.split(",")):
         r = run_size(n, args.window_s, args.rate_hz)
         ok = r["lag_p99_ms"] < LAG_LIMIT_MS and r["timeouts"] == 0 and r["rate_ok"] >= 0.95
@@ -193,9 +195,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['poll_p99_ms']:>6.1f} ms {r['timeouts']:>8} {r['rate_ok']:>6.0%}  {'yes' if ok else 'NO'}",
             flush=True,
         )
+        results.append({**r, "ok": ok})
         if ok:
             best = max(best, n)
     print(f"largest sustained fleet: {best} cars (tick lag p99 < {LAG_LIMIT_MS:g} ms, no timeouts, >= 95 % poll rate)")
+    if args.json:
+        print(json.dumps({"largest_sustained": best, "sizes": results}))
     return 0
 
 

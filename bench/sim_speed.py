@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import sys
 import time
 from pathlib import Path
@@ -27,7 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hours", type=float, default=10.0)
     ap.add_argument("--patterns", default="morning,lunch,evening,night")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--json", action="store_true", help="also print the results as one JSON line, last")
     args = ap.parse_args(argv)
+    results = []
     print(f"{'traffic':10s} {'rendering':12s} {'sim h':>6s} {'wall s':>7s} {'ratio':>8s} {'rows':>9s} {'rows/s':>8s}")
     for pattern in args.patterns.split(","):
         for period in (None, 100):
@@ -41,6 +44,16 @@ def main(argv: list[str] | None = None) -> int:
                 f"{pattern:10s} {name:12s} {args.hours:6.1f} {wall:7.2f} {args.hours * 3600 / wall:7.0f}x "
                 f"{len(r.rows):9d} {len(r.rows) / wall:8.0f}"
             )
+            results.append(
+                {
+                    "traffic": pattern,
+                    "rendering": name,
+                    "ratio": round(args.hours * 3600 / wall),
+                    "rows_per_s": round(len(r.rows) / wall),
+                }
+            )
+    if args.json:
+        print(json.dumps(results))
     return 0
 
 
