@@ -284,6 +284,7 @@ function signOut(message) {
   sessionStorage.removeItem("console.token");
   $("console").hidden = true;
   $("sign-in").hidden = false;
+  $("sign-out").hidden = true;
   $("sign-in-error").textContent = message || "";
   $("platform").value = platformBase();
   $("token").focus();
@@ -306,6 +307,7 @@ async function signIn(event) {
 function start() {
   $("sign-in").hidden = true;
   $("console").hidden = false;
+  $("sign-out").hidden = false;
   state.slowAt = 0;
   poll();
 }
