@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 .PHONY: demo test soak lint bootstrap bench clean
 
 bootstrap:
-	@scripts/bootstrap.sh mbpoll systemd-analyze postgres chromium
+	@scripts/bootstrap.sh mbpoll systemd-analyze postgres chromium tmux
 
 demo: bootstrap
 	$(BIN)/python scripts/demo.py
