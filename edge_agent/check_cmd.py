@@ -367,7 +367,7 @@ async def check_broker(cfg: AgentConfig) -> Result:
     except aiomqtt.MqttError as exc:
         text = str(exc)
         low = text.lower()
-        if "refused" in low and ("auth" in low or "password" in low or "not authori" in low):
+        if any(k in low for k in ("not authori", "bad user name", "password", "code:134", "code:135")):
             why = "the broker refused the login: copy the username and password `elev-collector devices add` printed"
         elif "certificate" in low or "ssl" in low or "tls" in low:
             why = "the broker's certificate cannot be verified: set [broker] ca_file to the CA the operator gave"
