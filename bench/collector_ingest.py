@@ -247,7 +247,14 @@ def throughput(
     else:
         res = in_process(consume_collector, port, client_id, db_url, len(items), 0.0)
         seconds = float(res["seconds"])  # type: ignore[index]
+    asyncio.run(_drop_session(port, client_id))
     return len(items) / seconds
+
+
+async def _drop_session(port: int, client_id: str) -> None:
+    """End the run's persistent session, or its share group keeps a queue of every later frame."""
+    async with aiomqtt.Client("127.0.0.1", port, identifier=client_id, clean_session=True):
+        pass
 
 
 def lag_publisher(port: int, n_elevators: int, seconds: float, out: mp.Queue) -> None:  # type: ignore[type-arg]
@@ -315,6 +322,7 @@ def lag(port: int, db_url: str, n_elevators: int, seconds: float) -> dict[str, f
     res = q_col.get(timeout=600)
     pub.join(10)
     col.join(10)
+    asyncio.run(_drop_session(port, client_id))
     res["published"] = sent
     res["offered_per_s"] = sent / seconds
     return dict(res)
