@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -177,6 +178,7 @@ def measure(n: int, poll_s: float, work: Path) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-ups (stop what we started)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--alarms", type=int, default=100)
     ap.add_argument("--poll-ms", type=float, default=50.0)

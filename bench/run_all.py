@@ -274,7 +274,7 @@ def benches(quick: bool) -> list[Bench]:
         ),
         (
             "replay_speed.py",
-            ["--hours", "0.5" if quick else "1", "--json"],
+            ["--hours", "0.5", "--json"],
             replay_rows,
             "`edge_agent.replay.replay` (parse + detect) in one process pinned to one core, best CPU time of 5 runs, "
             "over `elev-sim trace` office traffic (on change, 100 ms period), a built-in traffic generator and the "
@@ -282,7 +282,7 @@ def benches(quick: bool) -> list[Bench]:
         ),
         (
             "agent_footprint.py",
-            ["--seconds", "15" if quick else "30", "--json"],
+            ["--seconds", "15" if quick else "20", "--json"],
             footprint_rows,
             "`elev-agent run` as a subprocess against `elev-sim run` (Modbus TCP, simulated GPIO, office traffic) "
             "and a private Mosquitto with an in-bench acknowledger; RSS and CPU ticks from /proc over the window "
@@ -292,7 +292,7 @@ def benches(quick: bool) -> list[Bench]:
         ),
         (
             "alarm_latency.py",
-            ["--alarms", "20" if quick else "100", "--json"],
+            ["--alarms", "20" if quick else "60", "--json"],
             latency_rows,
             "Real stack: private Mosquitto, `elev-collector run` (SQLite), `elev-sim run`, `elev-agent run` at 10 Hz. "
             "A 0.4 s `controller_fault` is injected through the simulator's control socket, repeatedly, each after "
@@ -321,11 +321,11 @@ def benches(quick: bool) -> list[Bench]:
             "collector_ingest.py",
             [
                 "--frames",
-                "10000" if quick else "20000",
+                "10000",
                 "--repeat",
-                "2",
+                "1",
                 "--lag-seconds",
-                "10" if quick else "15",
+                "10",
                 "--elevators",
                 "10000",
             ],
@@ -333,18 +333,19 @@ def benches(quick: bool) -> list[Bench]:
             "Throughput: N single-record status frames queued in a private Mosquitto for a persistent shared-"
             "subscription session, then drained by one consumer process pinned to one core: a bare aiomqtt client "
             "that stores nothing (the ceiling; iterator and queue-hook variants), the collector's ingest on SQLite and "
-            "on PostgreSQL; best of 2 interleaved runs. Lag: a publisher process offers 10,000 elevators' traffic "
+            "on PostgreSQL; one run each (the script defaults to best of 3). "
+            "Lag: a publisher process offers 10,000 elevators' traffic "
             "(status change every 5 s on average, heartbeat every 60 s); lag = durable commit - record time.",
         ),
         (
             "sim_speed.py",
-            ["--hours", "1", "--patterns", "office", "--json"],
+            ["--hours", "0.5", "--patterns", "office", "--json"],
             sim_speed_rows,
             "hw_sim.render of office traffic with noise, plus writing the CSV to memory; simulated time / wall time.",
         ),
         (
             "sim_fleet.py",
-            ["--sizes", "10,25,50", "--window-s", "5", "--json"],
+            ["--sizes", "10,25", "--window-s", "4", "--json"],
             fleet_rows,
             "`elev-sim fleet --count N` polled by a raw-socket Modbus TCP master at 10 Hz per car (4 block reads); "
             "sustained = tick lag p99 < 50 ms, no timeouts, >= 95 % of polls.",
@@ -458,13 +459,18 @@ def main(argv: list[str] | None = None) -> int:
         cmd = [sys.executable, str(ROOT / "bench" / b.name), *b.args]
         print(f"--- {b.name} {' '.join(b.args)}", file=sys.stderr, flush=True)
         t0 = time.monotonic()
+        err = ""
         try:
-            p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=b.timeout_s, check=False)
-            out = p.stdout
+            p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                out, err = p.communicate(timeout=b.timeout_s)
+            except subprocess.TimeoutExpired:
+                p.terminate()  # SIGTERM: the bench stops the broker, collector, simulator it started
+                p.communicate(timeout=60)
+                raise
             status = "" if p.returncode == 0 else f"exit status {p.returncode}"
             new = b.rows(last_json(out))
         except (subprocess.TimeoutExpired, ValueError, KeyError, json.JSONDecodeError) as exc:
-            err = getattr(exc, "stderr", None) or (p.stderr if "p" in locals() else "")
             tail = (err or "").strip().splitlines()[-3:]
             status = f"failed: {type(exc).__name__}: {exc} {' / '.join(tail)}"[:300]
             cmd_text = " ".join([PY, f"bench/{b.name}", *b.args])

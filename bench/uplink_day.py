@@ -10,8 +10,9 @@ hardware is simulated: the register and GPIO seams read `hw_sim.model.ElevatorSi
 model, `--traffic` pattern, sensor noise on) advanced to each poll's moment, 10 polls per simulated
 second for `--hours`. The outbox commits buffered status when the oldest record is 5 simulated
 seconds old, checked on a 250 ms grid, as the agent's outbox loop does in real time; after every
-commit the bench waits until the collector has acknowledged it (live, that takes milliseconds and
-the next commit comes seconds later), so frames are cut exactly as they would be live. Counted:
+commit the bench waits until the uplink has published it, and the uplink's in-flight window is
+opened wide (live, acks return long before the next commit, so the window never fills; compressed,
+they lag), so every commit leaves as one frame, exactly as live. Counted:
 every byte the agent's MQTT client writes to its TCP connection (CONNECT, SUBSCRIBE, PUBLISH with
 header, topic and packet id, PUBACK for each ack it receives, PINGREQ), split by MQTT packet type.
 Not counted: TCP/IP/TLS framing; keep-alive PINGREQs at the real 30 s rate (the compressed run sends
@@ -30,7 +31,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
+import signal
 import subprocess
 import sys
 import tempfile
@@ -237,6 +240,10 @@ async def day(hours: float, traffic: str, mq: int, work: Path) -> tuple[dict[str
     ctl = SimController(sim)
     clock = SimClock()
     cfg = agent_config(DAY_DEVICE, relay.port, work / "day")
+    # Live, each commit's ack is back long before the next commit seconds later, so the uplink's window
+    # is never full. Compressed, acks lag behind: a window this wide keeps the uplink from pacing (which
+    # would merge commits into one frame); frames stay cut as live, one per commit.
+    cfg = dataclasses.replace(cfg, uplink=dataclasses.replace(cfg.uplink, window_batches=1_000_000))
     t = 0
     async with Outbox(work / "day" / "outbox.db", cfg.outbox, cfg.timing.status_flush_s) as outbox:
         agent = Agent(cfg, ctl, SimInputs(ctl), outbox, clock=clock, now_ms=lambda: MONO0 + t)
@@ -266,9 +273,7 @@ async def day(hours: float, traffic: str, mq: int, work: Path) -> tuple[dict[str
                 committed = 1
             if committed:
                 last_seq = (await outbox.stats()).last_seq
-                # Live, the ack is back long before the next commit 5 s later: wait for it, so the uplink
-                # never finds its window full (which would pace it and merge commits into one frame).
-                await until(lambda n=last_seq: up.counters.records_acked >= n, 60, "the uplink to publish")
+                await until(lambda n=last_seq: up.counters.records_sent >= n, 60, "the uplink to publish")
             t += agent.cfg.timing.poll_period_ms
         await outbox.flush()
         last_seq = (await outbox.stats()).last_seq
@@ -374,6 +379,7 @@ async def run_all(hours: float, traffic: str, work: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-ups (stop our broker/collector)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--hours", type=float, default=24.0, help="simulated hours (24 = one elevator-day)")
     ap.add_argument("--traffic", default="office", help="hw_sim traffic pattern (office, day, morning, ...)")
