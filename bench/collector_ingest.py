@@ -51,6 +51,7 @@ from protocols import frames, topics  # noqa: E402
 from protocols.signals import Door, Mode, SignalSnapshot  # noqa: E402
 
 CONSUMER_CPU = 1
+from collector.daemon import SWITCH_INTERVAL_S  # noqa: E402
 
 
 def free_port() -> int:
@@ -165,6 +166,7 @@ def consume_bare(port: int, client_id: str, n: int, fast: bool, out: mp.Queue) -
 def consume_collector(port: int, client_id: str, db_url: str, n: int, seconds: float, out: mp.Queue) -> None:  # type: ignore[type-arg]
     """n > 0: time to store n records. n == 0: run `seconds` and report lag quantiles."""
     _pin()
+    sys.setswitchinterval(SWITCH_INTERVAL_S)  # as the daemon does (collector/daemon.py)
 
     async def run() -> dict[str, float]:
         cfg = CollectorConfig(
