@@ -32,7 +32,14 @@ class Result:
 
 
 class System:
-    def __init__(self, workdir: Path, broker: Broker, time_scale: float = 10.0, **agent_cfg: Any) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        broker: Broker,
+        time_scale: float = 10.0,
+        collector_args: tuple[str, ...] = (),
+        **agent_cfg: Any,
+    ) -> None:
         self.workdir = workdir
         self.broker = broker
         self.db_path = workdir / "collector.db"
@@ -41,6 +48,7 @@ class System:
         token.write_text(secrets.token_hex(8) + "\n")
         register_device(self.db_url, DEVICE)
         self.collector = CollectorProcess(workdir, broker.url, self.db_url, token)
+        self.collector.args += collector_args
         self.sim: SimProcess | None = None
         self.agent: AgentProcess | None = None
         self.time_scale = time_scale
