@@ -17,7 +17,15 @@ from typing import Any
 
 from tests.collector.procs import CollectorProcess
 from tests.sim_serve.simproc import SimProcess
-from tests.soak.procs import AgentProcess, OutboxSnapshot, Stored, read_outbox, register_device, stored_records
+from tests.soak.procs import (
+    AgentProcess,
+    OutboxSnapshot,
+    Stored,
+    read_outbox,
+    register_device,
+    stored_count,
+    stored_records,
+)
 from tests.support.services import Broker, wait_for
 
 DEVICE = "lift-soak"
@@ -87,8 +95,6 @@ class System:
         return read_outbox(self.agent.data_dir)
 
     def wait_stored(self, at_least: int, timeout_s: float, what: str) -> int:
-        from tests.soak.procs import stored_count
-
         return wait_for(lambda: (n := stored_count(self.db_path, DEVICE)) >= at_least and n, timeout_s, 0.2, what)
 
     def _drained(self) -> bool:
@@ -141,6 +147,10 @@ def check_stream(rows: list[Stored], snap: OutboxSnapshot) -> Result:
 
 def _gaps(seqs: list[int]) -> str:
     seen: set[int] = set()
-    doubles = [s for s in seqs if s in seen or seen.add(s)]  # type: ignore[func-returns-value]
+    doubles: list[int] = []
+    for s in seqs:
+        if s in seen:
+            doubles.append(s)
+        seen.add(s)
     missing = sorted(set(range(1, max(seqs, default=0) + 1)) - seen)
     return f"missing {missing[:20]} ({len(missing)}), doubled {doubles[:20]} ({len(doubles)})"

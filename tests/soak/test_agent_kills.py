@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.soak.procs import OutboxSnapshot
 from tests.soak.system import System
 from tests.support.services import Broker, wait_for
 
@@ -40,7 +39,8 @@ def test_200_kill_9_of_the_agent_under_traffic(tmp_path: Path, broker: Broker, s
     s.start()
     agent = s.agent
     assert agent is not None
-    first: OutboxSnapshot = wait_for(s.outbox, 30, 0.1, "the outbox to be created")
+    first = wait_for(s.outbox, 30, 0.1, "the outbox to be created")
+    assert first is not None
     s.wait_stored(10, 60, "the first records at the collector")
 
     committed: dict[int, tuple[int, int]] = {}  # seq -> (kind, mono_ms) of every record seen committed
