@@ -79,6 +79,8 @@ class Demo:
         self.token = secrets.token_urlsafe(18)
         self.http_port = free_port()
         self.api = f"http://127.0.0.1:{self.http_port}"
+        self.platform_port = free_port()
+        self.platform = f"http://127.0.0.1:{self.platform_port}"
 
     def start(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         log = open(self.workdir / f"{name}.log", "wb")
@@ -98,8 +100,8 @@ class Demo:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
 
-    def get(self, path: str) -> object:
-        req = urllib.request.Request(self.api + path, headers={"Authorization": f"Bearer {self.token}"})
+    def get(self, path: str, base: str | None = None) -> object:
+        req = urllib.request.Request((base or self.api) + path, headers={"Authorization": f"Bearer {self.token}"})
         with urllib.request.urlopen(req, timeout=5) as r:
             return json.loads(r.read() or b"null")
 
@@ -158,13 +160,37 @@ class Demo:
                 + ["--data-dir", str(self.workdir / f"agent-{lift.device_id}")],
             )
         self.wait_healthy()
+        # Rescue cases, maintenance and statistics run beside the ingest daemon on the same database.
+        self.start(
+            "platform",
+            [str(BIN / "elev-collector"), "platform", "--db", db, "--http", f"127.0.0.1:{self.platform_port}"]
+            + ["--api-token-file", str(token_file)],
+        )
         print(f"demo: collector API  {self.api}/api/v1/alarms   token: {self.token}")
-        print(f"demo: operator console  {self.api}/console/   (sign in with the token above)")
+        print(f"demo: operator console  {self.api}/console/?platform={self.platform}   (sign in with the token)")
         print(f"demo: logs and data  {self.workdir}")
         for lift in LIFTS:
             print(f"demo: {lift.device_id:13s} {lift.story}")
         print("demo: Ctrl-C stops everything" + (f"; stopping by itself after {seconds:.0f} s" if seconds else ""))
         return self.watch(seconds)
+
+    def show_cases(self, t0: float, seen: dict[object, tuple[object, object]]) -> None:
+        """Rescue cases the platform opened (an entrapment starts one automatically)."""
+        try:
+            cases = self.get("/api/v1/rescue-cases", self.platform)
+        except (OSError, urllib.error.URLError, ValueError):
+            return  # the platform is still starting: the next round shows it
+        if isinstance(cases, dict):
+            cases = cases.get("cases") or cases.get("items") or []
+        for c in cases if isinstance(cases, list) else []:
+            key = ("case", c.get("case_id"))
+            state = (c.get("status"), None)
+            if seen.get(key) != state:
+                seen[key] = state
+                print(
+                    f"{time.monotonic() - t0:6.1f} s  {c.get('device_id', '?'):13s} rescue case {c.get('case_id')} "
+                    f"status {c.get('status')} ({c.get('status_name', '')})"
+                )
 
     def watch(self, seconds: float | None) -> int:
         t0 = time.monotonic()
@@ -191,6 +217,7 @@ class Demo:
                 seen[key] = state
                 if a.get("device_id") == "lift-trapped" and a.get("type") == "entrapment":
                     entrapment = True
+            self.show_cases(t0, seen)
             time.sleep(1.0)
         print(f"demo: done; entrapment alarm {'seen' if entrapment else 'NOT seen'} at the collector")
         return 0 if entrapment else 1
