@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     add = sub.add_parser("add", help="register a device (and create its broker login)")
     add.add_argument("device_id")
     add.add_argument("--broker", metavar="URL", help="broker address to print for the installer")
+    add.add_argument(
+        "--ca-file", metavar="FILE", help="the broker's CA certificate (PEM), printed for the gateway to trust"
+    )
     common(add)
     broker_files(add)
     lst = sub.add_parser("list", help="list registered devices")
@@ -121,6 +124,36 @@ def delete_password(password_file: Path, username: str) -> None:
         _atomic_write(password_file, "\n".join(kept) + ("\n" if kept else ""))
 
 
+def print_gateway_files(device_id: str, broker: str, password: str | None, ca_file: str | None) -> None:
+    """What the installer copies onto the gateway: /etc/smart-elevator/agent.toml and the CA file.
+
+    Printed as files to paste, so provisioning is one copy and nothing is retyped by hand.
+    """
+    scheme, _, hostport = broker.partition("://")
+    login = f"{device_id}:{password}@" if password else ""
+    print("")
+    print("--- /etc/smart-elevator/agent.toml (mode 0640 root:elev-agent) ---")
+    print(f'device_id = "{device_id}"')
+    print("[broker]")
+    print(f'url = "{scheme}://{login}{hostport}"')
+    if ca_file:
+        print('ca_file = "/etc/smart-elevator/ca.crt"')
+    if ca_file:
+        print("--- /etc/smart-elevator/ca.crt ---")
+        print(read_ca(ca_file).rstrip("\n"))
+    print("---")
+
+
+def read_ca(ca_file: str) -> str:
+    try:
+        pem = Path(ca_file).read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DeviceError(f"--ca-file {ca_file}: cannot read it ({exc})") from None
+    if "-----BEGIN CERTIFICATE-----" not in pem:
+        raise DeviceError(f"--ca-file {ca_file}: not a PEM certificate")
+    return pem
+
+
 def acl_text(device_ids: list[str], collector_user: str) -> str:
     out = [ACL_HEADER, f"user {collector_user}", f"topic read {topics.PREFIX}/#"]
     out += [f"topic write {topics.PREFIX}/+/ack", ""]
@@ -146,6 +179,8 @@ def _db_url(args: argparse.Namespace) -> tuple[str, str | None]:
 
 async def _run(args: argparse.Namespace) -> int:
     db, broker = _db_url(args)
+    if getattr(args, "ca_file", None):
+        read_ca(args.ca_file)  # refuse a bad CA file before anything is registered
     if args.action != "list":
         try:
             topics.validate_device_id(args.device_id)
@@ -196,6 +231,7 @@ async def _run(args: argparse.Namespace) -> int:
                 f"{where.split('://')[0]}://{args.device_id}:{password}@{where.split('://')[1]} …"
             )
             print("(the password is shown only now; reload Mosquitto to apply: systemctl reload mosquitto)")
+        print_gateway_files(args.device_id, where, password, getattr(args, "ca_file", None))
     else:
         print(f"removed {args.device_id}")
     return 0
