@@ -46,7 +46,7 @@ def test_devices_add_prints_agent_config_and_ca(tmp_path: Path) -> None:
     gw.mkdir()
     (gw / "ca.crt").write_text(section(r.stdout, "/etc/smart-elevator/ca.crt"))
     (gw / "agent.toml").write_text(toml.replace("/etc/smart-elevator/ca.crt", str(gw / "ca.crt")))
-    cfg = agent_config.load(gw / "agent.toml", agent_config.Overrides(modbus_tcp="127.0.0.1:1502"))
+    cfg = agent_config.load(gw / "agent.toml", agent_config.Overrides(modbus_tcp="127.0.0.1:1502", data_dir=str(gw)))
     assert cfg.device_id == "lift-prov-1"
     assert cfg.broker.tls and cfg.broker.ca_file == str(gw / "ca.crt")
     assert cfg.broker.host == "broker.example" and cfg.broker.port == 8883
