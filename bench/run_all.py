@@ -274,7 +274,7 @@ def benches(quick: bool) -> list[Bench]:
         ),
         (
             "replay_speed.py",
-            ["--hours", "0.5", "--json"],
+            ["--hours", "4", "--json"],
             replay_rows,
             "`edge_agent.replay.replay` (parse + detect) in one process pinned to one core, best CPU time of 5 runs, "
             "over `elev-sim trace` office traffic (on change, 100 ms period), a built-in traffic generator and the "

@@ -64,8 +64,6 @@ DAY_DEVICE = "bench-day-1"
 DRAIN_DEVICE = "bench-drain-1"
 MONO0 = 7 * 86_400_000  # the gateway has been up a week
 WALL0 = int(time.time() * 1000) - 86_400_000
-GOAL_DAY_BYTES = 1_000_000
-GOAL_DRAIN_S = 300.0
 PACKET_NAMES = {1: "CONNECT", 3: "PUBLISH", 4: "PUBACK", 8: "SUBSCRIBE", 12: "PINGREQ", 14: "DISCONNECT"}
 
 
@@ -388,11 +386,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-uplink-") as d:
         r = asyncio.run(run_all(args.hours, args.traffic, Path(d)))
     day_r, dr = r["day"], r["drain"]
-    ok_day = day_r["uplink_bytes_per_day"] <= GOAL_DAY_BYTES
-    ok_drain = dr["drain_s"] <= GOAL_DRAIN_S
-    if args.json:
+    if args.json:  # no goal for either figure in the issues: report, do not judge
         print(json.dumps(r))
-        return 0 if ok_day and ok_drain else 1
+        return 0
     print(
         f"uplink, {day_r['hours']:g} simulated hours of '{day_r['traffic']}' traffic ({day_r['polls']} polls, "
         f"{day_r['wall_s']} s wall)"
@@ -411,10 +407,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"drain: {dr['records']} records of that day in a fresh outbox (filled in {dr['fill_s']} s)")
     print(
         f"  all acknowledged after {dr['acked_s']} s, all stored per the API after {dr['stored_s']} s "
-        f"({dr['records_per_s']} records/s, {dr['frames']} frames)  goal <= {GOAL_DRAIN_S:.0f} s  "
-        f"{'ok' if ok_drain else 'MISSED'}"
+        f"({dr['records_per_s']} records/s, {dr['frames']} frames)"
     )
-    return 0 if ok_day and ok_drain else 1
+    return 0
 
 
 if __name__ == "__main__":
