@@ -9,9 +9,11 @@ protocols/gpio_link.py). The rest of the agent cannot tell the two apart.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import random
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from gpiozero import DigitalInputDevice
@@ -49,9 +51,16 @@ def mock_factory() -> Any:
 class GpiozeroInputs:
     """DigitalInputs over gpiozero DigitalInputDevice, one per fitted line."""
 
-    def __init__(self, cfg: GpioConfig, pin_factory: Any) -> None:
+    def __init__(
+        self, cfg: GpioConfig, pin_factory: Any, clock_ms: Callable[[], int] = lambda: int(time.monotonic() * 1000)
+    ) -> None:
         self.cfg = cfg
         self.factory = pin_factory
+        self._clock_ms = clock_ms
+        # Every level change with the moment it happened (gpiozero's callback thread on a Pi, the
+        # simulator stream here). deque.append/popleft are thread-safe; bounded so a chattering
+        # contact nobody drains cannot grow memory.
+        self._edges: collections.deque[tuple[int, str, bool]] = collections.deque(maxlen=4096)
         self._devices: dict[str, DigitalInputDevice] = {}
         self._absent: set[str] = set(cfg.absent)
         self._ready = cfg.pin_factory != "sim"
@@ -59,9 +68,12 @@ class GpiozeroInputs:
             for name, pin in cfg.pins.items():
                 if name in cfg.absent:
                     continue
-                self._devices[name] = DigitalInputDevice(
+                dev = DigitalInputDevice(
                     pin, pull_up=None, active_state=name not in cfg.inverted, pin_factory=pin_factory
                 )
+                dev.when_activated = self._edge_recorder(name, True)
+                dev.when_deactivated = self._edge_recorder(name, False)
+                self._devices[name] = dev
         except GPIOZeroError as exc:
             self.close()
             raise HwError(f"GPIO: cannot open line: {exc}") from None
@@ -72,6 +84,25 @@ class GpiozeroInputs:
 
     def levels(self) -> Mapping[str, bool]:
         return {name: bool(d.is_active) for name, d in self._devices.items() if name not in self._absent}
+
+    def _edge_recorder(self, name: str, level: bool) -> Callable[[], None]:
+        def record() -> None:
+            self._edges.append((self._clock_ms(), name, level))
+
+        return record
+
+    def edges(self) -> list[tuple[int, str, bool]]:
+        """Level changes since the last call, oldest first: (monotonic ms, line, level).
+
+        The agent feeds them to the detector at their own moments, so a 20 ms contact bounce stays
+        20 ms long instead of lasting until the next 100 ms poll (which the contract counts as real).
+        """
+        out = []
+        while self._edges:
+            t, name, level = self._edges.popleft()
+            if name not in self._absent:
+                out.append((t, name, level))
+        return out
 
     def drive(self, levels: Mapping[str, bool], full: bool) -> None:
         """Set the mock pins (simulator stream); `full` = the first message, naming every fitted line."""
