@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from protocols.events import DETECTION_TYPES
 from protocols.signals import Door, Mode
 
 from .config import DetectorConfig, ElevatorLimits
@@ -274,26 +275,7 @@ HELD_RULES: tuple[HeldRule, ...] = (
 
 # Words: suppressed. In these modes the event's condition counts as false.
 NEVER_SUPPRESSED = frozenset({"power_failure", "alarm_button", "inspection"})
-ALL_TYPES: tuple[str, ...] = (
-    "entrapment",
-    "stop_outside_door_zone",
-    "door_open_outside_zone",
-    "door_open_while_running",
-    "moving_with_door_open",
-    "overspeed",
-    "overtravel_top",
-    "overtravel_bottom",
-    "run_timeout",
-    "safety_circuit_open",
-    "door_lock_lost",
-    "power_failure",
-    "door_reopen_repeated",
-    "door_open_too_long",
-    "position_lost",
-    "controller_fault",
-    "alarm_button",
-    "inspection",
-)
+ALL_TYPES: tuple[str, ...] = DETECTION_TYPES  # the contract's table, kept once in protocols/events.py
 SUPPRESSED_IN: dict[Mode, frozenset[str]] = {
     Mode.INSPECTION: frozenset(ALL_TYPES) - NEVER_SUPPRESSED,
     Mode.OUT_OF_SERVICE: frozenset(
