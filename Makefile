@@ -17,7 +17,7 @@ lint: bootstrap
 test: lint
 	$(BIN)/python -m pytest -q -m "not slow"
 
-# The long tests (@pytest.mark.slow): the whole-system soak in tests/soak/ (docs/soak.md) and the detector corpus.
+# The long tests (@pytest.mark.slow): the whole-system soak in tests/soak/ (docs/soak.md).
 soak: bootstrap
 	$(BIN)/python -m pytest -q -s -m slow
 

@@ -2,13 +2,11 @@
 
 The simulator labels each trace from its ground truth with its own reading of detection.md, then
 adds sensor noise (contact bounce, leveling glitches, presence drop-outs); the detector only sees
-the noisy trace. Every fault in two variants (an on-change and a periodic rendering, with and without
-a presence sensor), the service modes, and an hour of normal traffic that must raise nothing.
+the noisy trace. Every fault in three variants (on-change and periodic renderings, with and without a
+presence sensor), the service modes, and ten hours of normal traffic that must raise nothing.
 `check_replay.py` (the contract's own checker) must find every raise and clear, and nothing else.
 
-The full-size corpus of the issue (three variants, 10 simulated hours of normal traffic) is the same
-command with `--variants 3 --hours-normal 10`; it is too slow for every test run (see
-docs/detection.md for how to run it).
+This is the full-size corpus of issue 4 (about 30 s), part of `make test`.
 """
 
 from __future__ import annotations
@@ -26,13 +24,12 @@ ROOT = Path(__file__).resolve().parents[2]
 ELEV_AGENT = Path(sys.executable).parent / "elev-agent"
 
 
-@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_simulator_corpus_passes_check_replay(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     made = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "make_corpus.py"), str(corpus), "--variants", "2", "--seed", "5"]
-        + ["--hours-normal", "1"],
+        [sys.executable, str(ROOT / "scripts" / "make_corpus.py"), str(corpus), "--variants", "3", "--seed", "5"]
+        + ["--hours-normal", "10"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -41,7 +38,7 @@ def test_simulator_corpus_passes_check_replay(tmp_path: Path) -> None:
     assert made.returncode == 0, made.stdout + made.stderr
     manifest = json.loads((corpus / "MANIFEST.json").read_text())
     assert {m["rendering"] for m in manifest} >= {"on-change", "period-100ms"}
-    assert sum(m["duration_s"] for m in manifest if m["kind"] == "normal") >= 3600
+    assert sum(m["duration_s"] for m in manifest if m["kind"] == "normal") >= 36_000
     checked = subprocess.run(
         [sys.executable, str(SHARED / "tools" / "check_replay.py"), str(corpus), "--cmd", f"{ELEV_AGENT} replay"]
         + ["--per-trace"],
