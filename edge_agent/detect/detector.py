@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections import deque
 
 from protocols.events import Action, Event
-from protocols.signals import Door, Mode, SignalSnapshot
+from protocols.signals import COLUMNS, Door, Mode, SignalSnapshot
 
 from .config import DetectError, DetectorConfig, ElevatorLimits
 from .rules import HELD_RULES, HeldRule, Signals, suppressing_modes
@@ -39,26 +39,7 @@ NEVER = 1 << 62
 _S_DOOR, _S_ZONE, _S_LOCK = 4, 5, 6
 
 # One bit per signal, to re-evaluate only what reads a changed signal.
-_SIGNAL_BITS = {
-    name: 1 << i
-    for i, name in enumerate(
-        (
-            "floor",
-            "direction",
-            "running",
-            "speed_mm_s",
-            "door",
-            "door_zone",
-            "door_lock",
-            "safety_circuit",
-            "occupied",
-            "alarm_button",
-            "power",
-            "mode",
-            "fault_code",
-        )
-    )
-}
+_SIGNAL_BITS = {name: 1 << i for i, name in enumerate(COLUMNS[1:])}  # every column but t_ms
 _B_FLOOR, _B_DIRECTION, _B_RUNNING, _B_SPEED, _B_DOOR, _B_ZONE, _B_LOCK = (
     _SIGNAL_BITS[n] for n in ("floor", "direction", "running", "speed_mm_s", "door", "door_zone", "door_lock")
 )
