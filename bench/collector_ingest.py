@@ -44,7 +44,7 @@ import aiomqtt  # noqa: E402
 import psycopg  # noqa: E402
 
 from collector.config import CollectorConfig  # noqa: E402
-from collector.ingest import Ingest  # noqa: E402
+from collector.ingest.pipeline import Ingest  # noqa: E402
 from collector.metrics import Metrics  # noqa: E402
 from collector.store import open_store  # noqa: E402
 from protocols import frames, topics  # noqa: E402

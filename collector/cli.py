@@ -8,7 +8,7 @@ import sys
 SUBCOMMANDS = {
     "run": ("collector.run_cmd", "run the ingest daemon: MQTT ingest, store, alarms, HTTP API"),
     "devices": ("collector.devices_cmd", "register, list and remove elevators (and broker credentials)"),
-    "platform": ("collector.platform_api", "rescue, maintenance, statistics, registry; county->city feed, city intake"),
+    "platform": ("collector.platform.service", "rescue, maintenance, statistics, registry; county->city feed, city"),
 }
 
 

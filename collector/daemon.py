@@ -15,10 +15,10 @@ import sys
 
 from aiohttp import web
 
-from collector.api import make_app
 from collector.config import CollectorConfig
 from collector.errors import CollectorError
-from collector.ingest import Ingest
+from collector.http.api import make_app
+from collector.ingest.pipeline import Ingest
 from collector.metrics import Metrics
 from collector.store import Store, open_store
 

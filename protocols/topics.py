@@ -3,6 +3,7 @@
     elev/v1/{device}/up         agent -> collector   uplink frames (QoS 1)
     elev/v1/{device}/ack        collector -> agent   end-to-end acknowledgements (QoS 1)
     elev/v1/{device}/presence   agent, retained      presence; also the agent's MQTT last will
+    elev/v1/{device}/cmd        collector -> agent   commands (e.g. live view on demand), QoS 1
 
 Collectors subscribe with shared subscriptions (`$share/{group}/...`) so several collector
 processes split the devices' traffic between them; acks go back on the device's own topic, which
@@ -15,7 +16,7 @@ from __future__ import annotations
 import re
 
 PREFIX = "elev/v1"
-CHANNELS: tuple[str, ...] = ("up", "ack", "presence")
+CHANNELS: tuple[str, ...] = ("up", "ack", "presence", "cmd")
 
 _DEVICE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -41,6 +42,10 @@ def ack_topic(device_id: str) -> str:
 
 def presence_topic(device_id: str) -> str:
     return f"{PREFIX}/{validate_device_id(device_id)}/presence"
+
+
+def command_topic(device_id: str) -> str:
+    return f"{PREFIX}/{validate_device_id(device_id)}/cmd"
 
 
 def collector_filters(group: str = "collectors") -> tuple[str, ...]:

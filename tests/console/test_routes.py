@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from collector.console import add_console_routes, allow_console_origin
+from collector.http.console import add_console_routes, allow_console_origin
 
 
 async def secret(_: web.Request) -> web.Response:

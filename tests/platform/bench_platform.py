@@ -20,7 +20,7 @@ import time
 
 import psycopg
 
-from collector.platform_api import Platform, PlatformConfig
+from collector.platform.service import Platform, PlatformConfig
 from collector.store import open_store
 from tests.platform.helpers import T0, Clock, ev, rows
 

@@ -9,7 +9,7 @@ import pytest
 
 from collector.cli import main as cli_main
 from collector.errors import ConfigError
-from collector.platform_api import load_config
+from collector.platform.service import load_config
 
 
 def write(tmp_path: Path, text: str) -> str:

@@ -13,11 +13,11 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from collector.city_api import CityConfig
-from collector.city_feed import CityFeedConfig, backlog
-from collector.platform_api import Platform, PlatformConfig, serve
+from collector.http.city_api import CityConfig
+from collector.outbound.city_feed import CityFeedConfig, backlog
+from collector.outbound.webhooks import WebhookConfig, backoff_s, list_deliveries
+from collector.platform.service import Platform, PlatformConfig, serve
 from collector.store import open_store
-from collector.webhooks import WebhookConfig, backoff_s, list_deliveries
 from tests.platform.helpers import T0, Clock, Receiver, ev, rows
 from tests.support.services import free_port
 

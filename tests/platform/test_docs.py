@@ -8,8 +8,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from collector.city_feed import KINDS
-from collector.platform_api import Platform, PlatformConfig, add_platform_routes
+from collector.outbound.city_feed import KINDS
+from collector.platform.service import Platform, PlatformConfig, add_platform_routes
 from protocols.events import CATALOG
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -43,7 +43,7 @@ def test_interface_doc_vocabulary_matches_the_catalog() -> None:
 
 
 def test_openapi_required_fields_are_what_the_city_checks() -> None:
-    from collector.city_api import _REQUIRED
+    from collector.http.city_api import _REQUIRED
 
     schemas = json.loads((DOCS / "city-openapi.json").read_text())["components"]["schemas"]
     names = {

@@ -13,9 +13,9 @@ from typing import Any
 
 import aiohttp
 
-from collector.city_api import CityConfig
-from collector.identity import FIELDS
-from collector.platform_api import PlatformConfig, serve
+from collector.http.city_api import CityConfig
+from collector.platform.identity import FIELDS
+from collector.platform.service import PlatformConfig, serve
 from collector.store import open_store
 from tests.platform.helpers import ev, rows, st
 from tests.support.services import free_port

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from collector.identity import FIELDS, IdentityError, make, parse_csv, to_csv
+from collector.platform.identity import FIELDS, IdentityError, make, parse_csv, to_csv
 
 HEADER = ",".join(FIELDS)
 GOOD = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from collector.maintenance import (
+from collector.platform.maintenance import (
     DAY_MS,
     UNASSIGNED,
     InspectionEvent,

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from collector.city_api import CityConfig, PushRefused
-from collector.identity import FIELDS, IdentityError
-from collector.maintenance import MaintenanceConfig
-from collector.platform_api import Platform, PlatformConfig
-from collector.rescue import RescueConfig, RescueError
+from collector.http.city_api import CityConfig, PushRefused
+from collector.outbound.webhooks import WebhookConfig
+from collector.platform.identity import FIELDS, IdentityError
+from collector.platform.maintenance import MaintenanceConfig
+from collector.platform.rescue import RescueConfig, RescueError
+from collector.platform.service import Platform, PlatformConfig
 from collector.store import open_store
-from collector.webhooks import WebhookConfig
 from tests.platform.helpers import T0, Clock, ev, rows, st
 
 HOOKS = WebhookConfig(
@@ -227,7 +227,7 @@ async def test_old_cleared_entrapments_in_history_open_no_case(db_url: str) -> N
     ],
 )
 def test_city_refuses_bodies_it_could_not_answer_from(kind: str, body: dict[str, Any], problem: str) -> None:
-    from collector.city_api import body_problem
+    from collector.http.city_api import body_problem
 
     found = body_problem(kind, body)
     assert found is not None and problem in found

@@ -6,8 +6,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
-from collector.identity import ElevatorIdentity, parse_csv, to_csv
-from collector.rescue import (
+from collector.platform.identity import ElevatorIdentity, parse_csv, to_csv
+from collector.platform.rescue import (
     CLOSED,
     TRANSITIONS,
     Action,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from collector.rescue import (
+from collector.platform.rescue import (
     Action,
     Escalation,
     RescueCase,

@@ -7,8 +7,8 @@ import io
 
 import pytest
 
-from collector.rescue import open_case, transition
-from collector.statistics import AlarmFact, ElevatorRef, compute, group_of, p90, to_csv
+from collector.platform.rescue import open_case, transition
+from collector.platform.statistics import AlarmFact, ElevatorRef, compute, group_of, p90, to_csv
 
 H = 3_600_000
 T0 = 1_764_000_000_000

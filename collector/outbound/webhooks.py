@@ -26,9 +26,9 @@ from typing import Any
 import aiohttp
 
 from collector.errors import CollectorError
-from collector.platform_schema import PlatformDB
+from collector.store.platform_db import PlatformDB
 
-log = logging.getLogger("collector.webhooks")
+log = logging.getLogger("collector.outbound.webhooks")
 
 
 class WebhookError(CollectorError):

@@ -4,7 +4,7 @@ The page is plain HTML, CSS and JavaScript shipped as package data (no build ste
 internet: the control room may have none). It needs no token to load; it asks the officer for the
 API token once and sends it as `Authorization: Bearer` to `/api/v1/...`, polling every 1.5 s.
 
-Rescue cases, maintenance and statistics come from the platform (`collector.platform_api`). When
+Rescue cases, maintenance and statistics come from the platform (`collector.platform.service`). When
 the platform runs inside the collector the page finds them on its own origin; when it runs as its
 own process (`elev-collector platform --http ...`), the page is told its address (`?platform=URL`
 or the sign-in form) and calls it directly, which needs `allow_console_origin` on that app.

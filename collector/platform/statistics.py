@@ -26,7 +26,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from collector.rescue import RescueCase, Status
+from collector.platform.rescue import RescueCase, Status
 from protocols.events import BY_NAME, CATALOG, Severity
 
 LINK_STATES = frozenset({"comms_lost", "device_offline"})

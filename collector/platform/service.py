@@ -34,16 +34,18 @@ from typing import Any
 
 from aiohttp import web
 
-from collector import city_api, city_feed, identity, maintenance, rescue, statistics, webhooks
-from collector.city_api import CityConfig, PushRefused
-from collector.city_feed import CityFeedConfig, CityFeedSender
-from collector.console import allow_console_origin
 from collector.errors import CollectorError, ConfigError
-from collector.identity import ElevatorIdentity, IdentityError
-from collector.maintenance import InspectionEvent, MaintenanceConfig, Session, StatusPoint
-from collector.platform_schema import PlatformDB, iso, parse_iso
-from collector.rescue import RefusedTransition, RescueCase, RescueConfig, RescueError, Status, Step
-from collector.webhooks import WebhookConfig, WebhookSender
+from collector.http import city_api
+from collector.http.city_api import CityConfig, PushRefused
+from collector.http.console import allow_console_origin
+from collector.outbound import city_feed, webhooks
+from collector.outbound.city_feed import CityFeedConfig, CityFeedSender
+from collector.outbound.webhooks import WebhookConfig, WebhookSender
+from collector.platform import identity, maintenance, rescue, statistics
+from collector.platform.identity import ElevatorIdentity, IdentityError
+from collector.platform.maintenance import InspectionEvent, MaintenanceConfig, Session, StatusPoint
+from collector.platform.rescue import RefusedTransition, RescueCase, RescueConfig, RescueError, Status, Step
+from collector.store.platform_db import PlatformDB, iso, parse_iso
 
 log = logging.getLogger("collector.platform")
 

@@ -36,13 +36,13 @@ from typing import Any
 import aiohttp
 
 from collector.errors import CollectorError
-from collector.maintenance import Session
-from collector.platform_schema import PlatformDB, iso
-from collector.rescue import STATUS_TITLE, RescueCase, Status, Step
-from collector.webhooks import backoff_s
+from collector.outbound.webhooks import backoff_s
+from collector.platform.maintenance import Session
+from collector.platform.rescue import STATUS_TITLE, RescueCase, Status, Step
+from collector.store.platform_db import PlatformDB, iso
 from protocols.events import BY_NAME
 
-log = logging.getLogger("collector.city_feed")
+log = logging.getLogger("collector.outbound.city_feed")
 
 KINDS = ("elevator", "alarm", "rescue_case", "maintenance_session", "status")
 PUSH_PATH = "/city/v1/push"

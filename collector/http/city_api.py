@@ -23,9 +23,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from collector.city_feed import COUNTY_RE, KINDS
 from collector.errors import CollectorError
-from collector.platform_schema import PlatformDB
+from collector.outbound.city_feed import COUNTY_RE, KINDS
+from collector.store.platform_db import PlatformDB
 
 
 class CityError(CollectorError):

@@ -15,13 +15,13 @@ from typing import Any
 
 from aiohttp import web
 
-from collector.console import add_console_routes
-from collector.ingest import Ingest
+from collector.http.console import add_console_routes
+from collector.ingest.pipeline import Ingest
 from collector.metrics import Metrics
 from collector.store import Alarm, Store
 from protocols import topics
 
-log = logging.getLogger("collector.api")
+log = logging.getLogger("collector.http.api")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 STORE_KEY = web.AppKey("store", Store)

@@ -1,0 +1,1 @@
+"""What goes out: webhooks to maintenance companies and the county -> city feed."""

@@ -1,0 +1,1 @@
+"""What acts on stored facts: rescue cases, maintenance supervision, statistics, elevator identity."""
