@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import sys
 
 SUBCOMMANDS = {
     "run": ("collector.run_cmd", "run the ingest daemon: MQTT ingest, store, alarms, HTTP API"),
     "devices": ("collector.devices_cmd", "register, list and remove elevators (and broker credentials)"),
+    "check-config": ("collector.check_config_cmd", "validate a configuration file (--config FILE) and exit"),
     "platform": ("collector.platform.service", "rescue, maintenance, statistics, registry; county->city feed, city"),
 }
 
@@ -18,7 +20,7 @@ def _usage() -> str:
         "",
         "commands:",
     ]
-    lines += [f"  {name:8s} {help_}" for name, (_, help_) in SUBCOMMANDS.items()]
+    lines += [f"  {name:12s} {help_}" for name, (_, help_) in SUBCOMMANDS.items()]
     return "\n".join(lines)
 
 
@@ -27,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args or args[0] in ("-h", "--help"):
         print(_usage())
         return 0 if args else 2
+    if args[0] == "--version":
+        print(f"elev-collector {importlib.metadata.version('smart-elevator')}")
+        return 0
     name, rest = args[0], args[1:]
     if name not in SUBCOMMANDS:
         print(f"elev-collector: unknown command {name!r}\n{_usage()}", file=sys.stderr)

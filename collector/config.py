@@ -6,6 +6,7 @@ flag) so an operator can fix it from the one line the daemon prints.
 
 from __future__ import annotations
 
+import re
 import socket
 import tomllib
 from dataclasses import dataclass, fields
@@ -16,6 +17,21 @@ from urllib.parse import urlsplit
 from collector.errors import ConfigError
 
 DEFAULT_DB_URL = "sqlite:///./collector.db"
+SECRET_WORDS = ("password", "secret", "token")  # a key holding one of these never has its value shown
+
+_URL_PASSWORD = re.compile(r"(://[^/@:]*):[^/@]*@")
+
+
+def redact(url: str) -> str:
+    """`scheme://user:password@host…` -> `scheme://user:***@host…`, so no error echoes a password."""
+    return _URL_PASSWORD.sub(r"\1:***@", url)
+
+
+def shown(key: str, value: object) -> str:
+    """A configuration value as an error message may show it: secrets hidden, URLs redacted."""
+    if any(word in key.lower() for word in SECRET_WORDS):
+        return "(hidden)"
+    return repr(redact(value)) if isinstance(value, str) else repr(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,13 +47,13 @@ class BrokerAddress:
         """`mqtt://[user:password@]host:port` or `mqtts://…`; the error names `what`."""
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts"):
-            raise ConfigError(f"{what}: {url!r} must start with mqtt:// or mqtts://")
+            raise ConfigError(f"{what}: {redact(url)!r} must start with mqtt:// or mqtts://")
         if not parts.hostname:
-            raise ConfigError(f"{what}: {url!r} has no host")
+            raise ConfigError(f"{what}: {redact(url)!r} has no host")
         try:
             port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
         except ValueError:
-            raise ConfigError(f"{what}: {url!r} has a bad port") from None
+            raise ConfigError(f"{what}: {redact(url)!r} has a bad port") from None
         return cls(parts.hostname, port, parts.scheme == "mqtts", parts.username, parts.password)
 
 
@@ -59,7 +75,7 @@ class CollectorConfig:
     def __post_init__(self) -> None:
         BrokerAddress.parse(self.broker_url, "broker_url")
         if not (self.db_url.startswith("sqlite:///") or self.db_url.startswith(("postgresql://", "postgres://"))):
-            raise ConfigError(f"db_url: {self.db_url!r} must be sqlite:///PATH or postgresql://…")
+            raise ConfigError(f"db_url: {redact(self.db_url)!r} must be sqlite:///PATH or postgresql://…")
         if not 0 < self.http_port < 65536:
             raise ConfigError(f"http: port {self.http_port} is out of range")
         for name in ("offline_after_s", "presence_check_s", "batch_window_ms", "registry_refresh_s"):
@@ -126,9 +142,12 @@ def load(file_values: dict[str, Any], overrides: dict[str, Any], source: str = "
             raise ConfigError(f"{source}: unknown key {key!r}")
         want = _FIELD_TYPES[str(known[key].type)]
         if not isinstance(value, want) or isinstance(value, bool):
-            raise ConfigError(f"{source}: {key} = {value!r} has the wrong type (expected {known[key].type})")
+            raise ConfigError(f"{source}: {key} = {shown(key, value)} has the wrong type (expected {known[key].type})")
         merged[key] = float(cast(float, value)) if known[key].type == "float" else value
     merged.update({k: v for k, v in overrides.items() if v is not None})
     if "broker_url" not in merged:
         raise ConfigError(f"{source}: no broker given (--broker URL or broker_url in the config file)")
-    return CollectorConfig(**merged)
+    try:
+        return CollectorConfig(**merged)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None

@@ -7,6 +7,7 @@ Subcommand modules expose `main(argv: list[str]) -> int` and are imported only w
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import sys
 
 SUBCOMMANDS = {
@@ -28,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args or args[0] in ("-h", "--help"):
         print(_usage())
         return 0 if args else 2
+    if args[0] == "--version":
+        print(f"elev-agent {importlib.metadata.version('smart-elevator')}")
+        return 0
     name, rest = args[0], args[1:]
     if name not in SUBCOMMANDS:
         print(f"elev-agent: unknown command {name!r}\n{_usage()}", file=sys.stderr)

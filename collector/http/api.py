@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from collector.http.body import CLIENT_MAX_SIZE
 from collector.http.console import add_console_routes
 from collector.ingest.pipeline import Ingest
 from collector.metrics import Metrics
@@ -194,7 +195,7 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 def make_app(store: Store, metrics_: Metrics, ingest: Ingest, token: str | None) -> web.Application:
-    app = web.Application(middlewares=[auth])
+    app = web.Application(middlewares=[auth], client_max_size=CLIENT_MAX_SIZE)
     app[STORE_KEY] = store
     app[METRICS_KEY] = metrics_
     app[INGEST_KEY] = ingest

@@ -35,6 +35,7 @@ from typing import Any
 
 import aiohttp
 
+from collector.config import redact
 from collector.errors import CollectorError
 from collector.outbound.webhooks import backoff_s
 from collector.platform.maintenance import Session
@@ -66,7 +67,7 @@ class CityFeedConfig:
 
     def __post_init__(self) -> None:
         if not self.city_url.startswith(("http://", "https://")):
-            raise CityFeedError(f"city_feed.city_url: {self.city_url!r} must start with https:// (or http://)")
+            raise CityFeedError(f"city_feed.city_url: {redact(self.city_url)!r} must start with https:// (or http://)")
         if not COUNTY_RE.fullmatch(self.county):
             raise CityFeedError(f"city_feed.county: {self.county!r} must be the county's 6-digit GB/T 2260 code")
         if len(self.token) < 8:

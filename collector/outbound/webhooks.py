@@ -25,6 +25,7 @@ from typing import Any
 
 import aiohttp
 
+from collector.config import redact
 from collector.errors import CollectorError
 from collector.store.platform_db import PlatformDB
 
@@ -52,7 +53,7 @@ class WebhookConfig:
         ]
         for key, url in urls:
             if not url.startswith(("http://", "https://")):
-                raise WebhookError(f"webhooks.{key}: {url!r} must start with http:// or https://")
+                raise WebhookError(f"webhooks.{key}: {redact(url)!r} must start with http:// or https://")
         for key in ("timeout_s", "retry_base_s", "retry_cap_s", "poll_s"):
             if getattr(self, key) <= 0:
                 raise WebhookError(f"webhooks.{key} must be positive, got {getattr(self, key)!r}")

@@ -34,8 +34,18 @@ from typing import Any
 
 from aiohttp import web
 
+from collector.config import shown
 from collector.errors import CollectorError, ConfigError
 from collector.http import city_api
+from collector.http.body import (
+    CLIENT_MAX_SIZE,
+    LARGE_BODY_BYTES,
+    SMALL_BODY_BYTES,
+    decode_utf8,
+    read_bytes,
+    read_json,
+    read_json_object,
+)
 from collector.http.city_api import CityConfig, PushRefused
 from collector.http.console import allow_console_origin
 from collector.outbound import city_feed, webhooks
@@ -104,7 +114,7 @@ def _section(cls: Any, table: Any, where: str, extra: Mapping[str, Any] | None =
             or ("Mapping" in kind and isinstance(value, dict) and all(isinstance(v, str) for v in value.values()))
         )
         if not ok:
-            raise ConfigError(f"{where}.{key} = {value!r} has the wrong type (expected {kind})")
+            raise ConfigError(f"{where}.{key} = {shown(key, value)} has the wrong type (expected {kind})")
         values[key] = value
     try:
         return cls(**values)
@@ -132,7 +142,7 @@ def load_config(path: str | None) -> PlatformConfig:
         if key in table:
             value = table.pop(key)
             if not isinstance(value, int | float) or isinstance(value, bool):
-                raise ConfigError(f"{src}.{key} = {value!r} must be a number")
+                raise ConfigError(f"{src}.{key} = {shown(key, value)} must be a number")
             kw[key] = float(value)
     if "rescue" in table:
         kw["rescue"] = _section(RescueConfig, table.pop("rescue"), f"{src}.rescue")
@@ -939,17 +949,7 @@ async def h_case(request: web.Request) -> web.Response:
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
-    try:
-        data = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": "the body must be JSON"}), content_type="application/json"
-        ) from None
-    if not isinstance(data, dict):
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": "the body must be a JSON object"}), content_type="application/json"
-        )
-    return data
+    return await read_json_object(request, SMALL_BODY_BYTES)
 
 
 async def h_case_action(request: web.Request) -> web.Response:
@@ -1039,11 +1039,7 @@ async def h_registry_csv(request: web.Request) -> web.Response:
 
 
 async def h_registry_import(request: web.Request) -> web.Response:
-    raw = await request.read()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return _error(400, f"the CSV must be UTF-8 (byte {exc.start} is not)")
+    text = decode_utf8(await read_bytes(request, LARGE_BODY_BYTES), "the CSV")
     try:
         return web.json_response(await _p(request).import_registry(text))
     except IdentityError as exc:
@@ -1072,12 +1068,12 @@ async def h_feed(request: web.Request) -> web.Response:
 
 
 async def h_push(request: web.Request) -> web.Response:
+    authorization = request.headers.get("Authorization", "")
     try:
-        payload = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        payload = None
-    try:
-        out = await _p(request).accept_push(request.headers.get("Authorization", ""), payload)
+        if _p(request).config.city.county_of(authorization) is None:  # the token before the body
+            raise PushRefused(401, "missing or unknown county token")
+        payload = await read_json(request, LARGE_BODY_BYTES)
+        out = await _p(request).accept_push(authorization, payload)
     except PushRefused as exc:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return web.json_response({"error": str(exc)}, status=exc.status, headers=headers)
@@ -1230,6 +1226,19 @@ async def _health(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
+def make_platform_app(platform: Platform, token: str) -> web.Application:
+    """The standalone platform's app (its worker is run by the caller)."""
+    app = web.Application(client_max_size=CLIENT_MAX_SIZE)
+    app.router.add_get("/healthz", _health)
+    add_platform_routes(app, platform, token, run_tasks=False)
+    if platform.config.city.counties:
+        # The city answers the collector's own questions too, over every county's elevators.
+        app.router.add_get("/api/v1/elevators", _guard(token, h_city_elevators))
+        app.router.add_get("/api/v1/alarms", _guard(token, h_city_alarms))
+    allow_console_origin(app)  # the operator console, served by the collector, calls this API from the browser
+    return app
+
+
 async def serve(
     db_url: str,
     host: str,
@@ -1240,14 +1249,7 @@ async def serve(
     stop: asyncio.Event | None = None,
 ) -> None:
     async with Platform(db_url, config) as platform:
-        app = web.Application()
-        app.router.add_get("/healthz", _health)
-        add_platform_routes(app, platform, token, run_tasks=False)
-        if config.city.counties:
-            # The city answers the collector's own questions too, over every county's elevators.
-            app.router.add_get("/api/v1/elevators", _guard(token, h_city_elevators))
-            app.router.add_get("/api/v1/alarms", _guard(token, h_city_alarms))
-        allow_console_origin(app)  # the operator console, served by the collector, calls this API from the browser
+        app = make_platform_app(platform, token)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         try:
