@@ -71,6 +71,8 @@ class CollectorConfig:
     batch_max_records: int = 2000  # commit at most this many records in one transaction
     batch_window_ms: float = 5.0  # wait this long for more frames before committing
     registry_refresh_s: float = 5.0
+    queue_max_records: int = 20_000  # records waiting for the store; when full MQTT reading pauses
+    health_grace_s: float = 10.0  # /healthz turns 503 after this long without the broker or store
 
     def __post_init__(self) -> None:
         BrokerAddress.parse(self.broker_url, "broker_url")
@@ -78,11 +80,16 @@ class CollectorConfig:
             raise ConfigError(f"db_url: {redact(self.db_url)!r} must be sqlite:///PATH or postgresql://…")
         if not 0 < self.http_port < 65536:
             raise ConfigError(f"http: port {self.http_port} is out of range")
-        for name in ("offline_after_s", "presence_check_s", "batch_window_ms", "registry_refresh_s"):
+        for name in ("offline_after_s", "presence_check_s", "batch_window_ms", "registry_refresh_s", "health_grace_s"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)!r}")
         if not 1 <= self.batch_max_records <= 100_000:
             raise ConfigError(f"batch_max_records must be 1..100000, got {self.batch_max_records!r}")
+        if not self.batch_max_records <= self.queue_max_records <= 1_000_000:
+            raise ConfigError(
+                f"queue_max_records must be batch_max_records ({self.batch_max_records})..1000000, "
+                f"got {self.queue_max_records!r}"
+            )
 
     @property
     def broker(self) -> BrokerAddress:

@@ -84,6 +84,7 @@ class Collector:
                     async with asyncio.TaskGroup() as tg:
                         tg.create_task(ingest.run_mqtt(), name="mqtt-ingest")
                         tg.create_task(ingest.run_writer(), name="store-writer")
+                        tg.create_task(ingest.run_slow(), name="ingest-slow-path")
                         tg.create_task(ingest.run_presence(), name="presence-watch")
                         tg.create_task(ingest.run_registry(), name="registry-refresh")
                         tg.create_task(self._watchdog(store), name="watchdog")

@@ -54,6 +54,7 @@ class Metrics:
     alarms_cleared: int = 0
     orphan_clears: int = 0
     mqtt_connects: int = 0
+    backpressure_pauses: int = 0
     rejected: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     ingest_lag_s: Histogram = field(default_factory=Histogram)
     store_latency_s: Histogram = field(default_factory=Histogram)

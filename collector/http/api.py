@@ -87,7 +87,10 @@ async def healthz(request: web.Request) -> web.Response:
     try:
         await request.app[STORE_KEY].ping()
     except Exception as exc:  # noqa: BLE001 - health reports the failure instead of raising it
-        return web.json_response({"status": "store_failed", "error": str(exc)}, status=503)
+        return web.json_response({"status": "store_failed", "error": str(exc), "reason": str(exc)}, status=503)
+    ok, reason = ingest.health()
+    if not ok:
+        return web.json_response({"status": "unhealthy", "reason": reason}, status=503)
     return web.json_response({"status": "ok", "mqtt_connected": ingest.connected.is_set()})
 
 
@@ -95,7 +98,8 @@ async def metrics(request: web.Request) -> web.Response:
     gauges = await request.app[STORE_KEY].stats()
     ingest = request.app[INGEST_KEY]
     gauges["mqtt_connected"] = int(ingest.connected.is_set())
-    gauges["pending_records"] = len(ingest._pending)  # noqa: SLF001 - same package
+    gauges["pending_records"] = ingest.queue_depth()
+    gauges["ingest_queue_bound"] = ingest.config.queue_max_records
     text = request.app[METRICS_KEY].render(gauges)
     return web.Response(text=text, content_type="text/plain", charset="utf-8")
 

@@ -17,21 +17,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
-import ssl
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import aiomqtt
-
 from collector.config import CollectorConfig
+from collector.ingest.mqtt_session import MqttSession
 from collector.metrics import Metrics
 from collector.model import Clocks, RecordRow, seq_ranges
 from collector.store import Store
 from protocols import frames, topics
 
 log = logging.getLogger("collector.ingest")
+
+SLOW_QUEUE_MAX = 1000  # presence and look-up frames waiting for `run_slow`
+STORE_RETRY_MAX_S = 5.0
 
 
 class Rejected(Exception):
@@ -57,11 +58,13 @@ class Ingest:
         store: Store,
         metrics: Metrics,
         clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
         self.store = store
         self.metrics = metrics
         self.clock_ms = clock_ms
+        self.monotonic = monotonic
         self.started_ms = clock_ms()
         self.registry: frozenset[str] = frozenset()
         self._registry_at = 0.0
@@ -69,8 +72,21 @@ class Ingest:
         self._pending: list[RecordRow] = []
         self._wake = asyncio.Event()
         self._full = asyncio.Event()
-        self._client: aiomqtt.Client | None = None
-        self.connected = asyncio.Event()
+        self._slow: deque[tuple[str, bytes, int]] = deque()
+        self._slow_wake = asyncio.Event()
+        self._store_failing_since: float | None = None
+        self._store_error = ""
+        self._unknown_recent: dict[str, int] = {}
+        self._unknown_said_at = -1e9
+        self.session = MqttSession(
+            config.broker,
+            config.mqtt_client_id,
+            topics.collector_filters(config.share_group),
+            self.take,
+            monotonic=monotonic,
+            on_up=self._connected_up,
+        )
+        self.connected = self.session.connected
 
     # --- checks (pure apart from the registry snapshot) ------------------------------------
     def check_uplink(self, device_id: str, payload: bytes, received_ms: int) -> Accepted:
@@ -113,32 +129,71 @@ class Ingest:
         if len(self._pending) >= self.config.batch_max_records:
             self._full.set()
 
-    def take(self, message: aiomqtt.Message) -> bool:
-        """Fast path, called as each message arrives: an uplink frame of a registered device is
-        checked and queued at once; anything else (presence, unknown device, bad topic) returns
-        False and goes through `on_message` in the order it arrived."""
-        topic = message.topic.value
+    def take(self, topic: str, payload: bytes) -> None:
+        """Called by the MQTT session as each message arrives (on the event loop thread): an uplink
+        frame of a registered device is checked and queued at once; anything else (presence, unknown
+        device, bad topic) goes to a small queue handled by `run_slow`, in the order it arrived.
+        When either queue reaches its bound the session stops reading (back-pressure)."""
         device_id, _, channel = topic[len(topics.PREFIX) + 1 :].partition("/")
-        if channel != "up" or device_id not in self.registry or not topic.startswith(topics.PREFIX + "/"):
-            return False
-        payload = message.payload
-        self._uplink(device_id, payload if isinstance(payload, bytes) else b"", self.clock_ms())
-        return True
+        if channel == "up" and device_id in self.registry and topic.startswith(topics.PREFIX + "/"):
+            self._uplink(device_id, payload, self.clock_ms())
+        else:
+            self._slow.append((topic, payload, self.clock_ms()))
+            self._slow_wake.set()
+        self._check_bound()
 
-    def inbox_type(self) -> type[asyncio.Queue[aiomqtt.Message]]:
-        """aiomqtt's `queue_type`: a queue that hands uplink frames to `take` as they arrive.
+    def _connected_up(self) -> None:
+        self.metrics.mqtt_connects += 1
 
-        aiomqtt puts every message into its queue from paho's callback and its iterator then costs
-        a task and a wait per message (about a third of a bare client's time, measured in
-        bench/collector_ingest.py); frames taken here skip that, the rest are queued as usual."""
-        ingest = self
+    def queue_depth(self) -> int:
+        """Records waiting for the store plus messages waiting for the slow path."""
+        return len(self._pending) + len(self._slow)
 
-        class Inbox(asyncio.Queue[aiomqtt.Message]):
-            def put_nowait(self, item: aiomqtt.Message) -> None:
-                if not ingest.take(item):
-                    super().put_nowait(item)
+    def _check_bound(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        full = len(self._pending) >= self.config.queue_max_records or len(self._slow) >= SLOW_QUEUE_MAX
+        if full and not session.paused:
+            session.pause()
+            self.metrics.backpressure_pauses += 1
+        elif session.paused and not full and len(self._pending) <= self.config.queue_max_records // 2:
+            session.resume()
 
-        return Inbox
+    def health(self) -> tuple[bool, str]:
+        """(ok, reason) for /healthz: unhealthy after `health_grace_s` without the broker or with a
+        failing store."""
+        grace = self.config.health_grace_s
+        now = self.monotonic()
+        if self._store_failing_since is not None and now - self._store_failing_since >= grace:
+            return False, f"store failing for {now - self._store_failing_since:.0f} s: {self._store_error}"
+        session = self.session
+        if session is not None and session.down_for_s() >= grace:
+            return False, f"no broker for {session.down_for_s():.0f} s: {session.down_reason}"
+        return True, "ok"
+
+    def _unregistered(self, device_id: str) -> None:
+        """Count a frame from a device not in the registry; say so at most once a minute."""
+        self.metrics.frames_in += 1
+        self.metrics.reject("unregistered")
+        now = self.monotonic()
+        self._unknown_recent[device_id] = self._unknown_recent.get(device_id, 0) + 1
+        if now - self._unknown_said_at < 60.0:
+            return
+        if len(self._unknown_recent) > 1000:
+            self._unknown_recent = dict(list(self._unknown_recent.items())[:1000])
+        names = sorted(self._unknown_recent.items(), key=lambda kv: -kv[1])[:5]
+        more = len(self._unknown_recent) - len(names)
+        log.warning(
+            "frames from unregistered device%s %s%s in the last minute: is another collector in group %r "
+            "taking frames meant for its own store, or is a device not yet added (elev-collector devices add)?",
+            "s" if len(self._unknown_recent) > 1 else "",
+            ", ".join(f"{d} ({n})" for d, n in names),
+            f" and {more} more" if more > 0 else "",
+            self.config.share_group,
+        )
+        self._unknown_said_at = now
+        self._unknown_recent = {}
 
     async def on_message(self, topic: str, payload: bytes) -> None:
         received_ms = self.clock_ms()
@@ -150,8 +205,7 @@ class Ingest:
             return
         if channel == "up":
             if not await self._known(device_id):
-                self.metrics.frames_in += 1
-                self.metrics.reject("unregistered")
+                self._unregistered(device_id)
                 return
             self._uplink(device_id, payload, received_ms)
         elif channel == "presence":
@@ -172,46 +226,17 @@ class Ingest:
     # --- tasks -----------------------------------------------------------------------------
     async def run_mqtt(self) -> None:
         """Connect, subscribe, read; reconnect with jittered backoff for as long as the daemon runs."""
-        cfg = self.config
-        addr = cfg.broker
-        backoff_s = 0.5
+        await self.session.run()
+
+    async def run_slow(self) -> None:
+        """Presence frames and frames that need a registry look-up, in arrival order."""
         while True:
-            try:
-                async with aiomqtt.Client(
-                    addr.host,
-                    addr.port,
-                    username=addr.username,
-                    password=addr.password,
-                    identifier=cfg.mqtt_client_id,
-                    clean_session=False,
-                    keepalive=30,
-                    tls_context=ssl.create_default_context() if addr.tls else None,
-                    max_inflight_messages=1000,
-                    max_concurrent_outgoing_calls=200,  # aiomqtt scans all pending calls per call
-                    queue_type=self.inbox_type(),
-                ) as client:
-                    client.pending_calls_threshold = 1_000_000
-                    await client.subscribe([(f, 1) for f in topics.collector_filters(cfg.share_group)])
-                    self._client = client
-                    self.connected.set()
-                    self.metrics.mqtt_connects += 1
-                    log.info("connected to %s:%d as %s", addr.host, addr.port, cfg.mqtt_client_id)
-                    backoff_s = 0.5
-                    async for message in client.messages:
-                        payload = message.payload
-                        if not isinstance(payload, bytes | bytearray):
-                            payload = b""
-                        await self.on_message(message.topic.value, bytes(payload))
-            except aiomqtt.MqttError as exc:
-                if self.connected.is_set():
-                    log.warning("broker connection lost: %s; reconnecting", exc)
-                else:
-                    log.debug("broker not reachable: %s", exc)
-            finally:
-                self._client = None
-                self.connected.clear()
-            await asyncio.sleep(backoff_s * random.uniform(0.5, 1.0))
-            backoff_s = min(backoff_s * 2, 10.0)
+            await self._slow_wake.wait()
+            while self._slow:
+                topic, payload, _received_ms = self._slow.popleft()
+                await self.on_message(topic, payload)
+                self._check_bound()
+            self._slow_wake.clear()
 
     async def run_writer(self) -> None:
         """Collect records for a few ms (or until N), commit them in one transaction, then ack."""
@@ -230,8 +255,30 @@ class Ingest:
                 self._full.clear()
             if not self._pending:
                 self._wake.clear()
+            self._check_bound()
             if batch:
+                await self._commit_until_done(batch)
+
+    async def _commit_until_done(self, batch: list[RecordRow]) -> None:
+        """Commit, retrying a failing store with backoff; the records are not acknowledged until
+        then and the bounded queue makes the broker hold everything else meanwhile."""
+        delay_s = 0.2
+        while True:
+            try:
                 await self._commit(batch)
+            except Exception as exc:  # noqa: BLE001 - a failing store is reported, not fatal
+                reason = f"{type(exc).__name__}: {exc}"
+                if self._store_failing_since is None:
+                    self._store_failing_since = self.monotonic()
+                    log.warning("store commit failed (%s); retrying, nothing is acknowledged meanwhile", reason)
+                self._store_error = reason
+                await asyncio.sleep(delay_s)
+                delay_s = min(delay_s * 2, STORE_RETRY_MAX_S)
+                continue
+            if self._store_failing_since is not None:
+                log.warning("store commits again after %.0f s", self.monotonic() - self._store_failing_since)
+                self._store_failing_since = None
+            return
 
     async def _commit(self, batch: list[RecordRow]) -> None:
         t0 = time.perf_counter()
@@ -256,22 +303,12 @@ class Ingest:
         await self._send_acks(acks)
 
     async def _send_acks(self, acks: list[tuple[str, frames.AckFrame]]) -> None:
-        """Publish the acknowledgements (QoS 1) without waiting for each PUBACK.
-
-        aiomqtt's `publish` awaits every PUBACK with a timer task of its own, which at one ack per
-        frame costs more than storing the frame; paho (which aiomqtt drives on this same event loop
-        thread) queues and retries QoS 1 messages itself, so the acks go through it directly. A lost
-        ack is harmless: the agent re-sends and gets the duplicate acknowledged.
-        """
-        client = self._client
-        if client is None:
-            log.debug("not connected: %d acknowledgements not sent (agents will re-send)", len(acks))
-            return
-        paho = client._client  # noqa: SLF001 - see docstring
+        """Publish the acknowledgements (QoS 1) without waiting for each PUBACK: paho queues and
+        retries them itself. A lost ack is harmless: the agent re-sends and gets the duplicate
+        acknowledged."""
         failed = 0
         for dev, ack in acks:
-            info = paho.publish(topics.ack_topic(dev), frames.encode_ack(ack), qos=1)
-            if info.rc != 0:
+            if not self.session.publish(topics.ack_topic(dev), frames.encode_ack(ack)):
                 failed += 1
         self.metrics.acks_sent += len(acks) - failed
         if failed:

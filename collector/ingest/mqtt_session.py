@@ -1,0 +1,278 @@
+"""The collector's MQTT connection, owned directly through paho-mqtt's public API.
+
+paho is driven by this asyncio loop (its documented external-loop mode: `loop_read` when the socket
+is readable, `loop_write` when paho has something to send, `loop_misc` every second for the
+keep-alive), so a message reaches `on_message` on the event loop thread with no queue, task or
+thread hop in between, and the publish of an acknowledgement is one call that does not wait.
+
+Back-pressure: `pause()` stops reading the socket. The kernel's receive buffer fills, the broker
+can no longer write, its in-flight window for this client fills and it keeps the rest of the
+session's QoS 1 messages queued; `resume()` reads again. Nothing is dropped on our side.
+
+State changes are logged once each (a WARNING with the broker's reason when it refuses or cannot be
+reached, one INFO when connected again), never once per retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import socket
+import ssl
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from collector.config import BrokerAddress
+
+log = logging.getLogger("collector.ingest")
+
+MISC_INTERVAL_S = 1.0
+
+
+class MqttSession:
+    """One persistent (clean_session=False) MQTT session with QoS 1 subscriptions.
+
+    `on_message(topic, payload)` is called on the event loop thread for every message. `connected`
+    is set while the session is up; `down_reason` says why it is not (None while up)."""
+
+    def __init__(
+        self,
+        address: BrokerAddress,
+        client_id: str,
+        subscriptions: Sequence[str],
+        on_message: Callable[[str, bytes], None],
+        *,
+        max_inflight: int = 1000,
+        max_queued_out: int = 20_000,
+        keepalive_s: int = 30,
+        monotonic: Callable[[], float] = time.monotonic,
+        on_up: Callable[[], None] | None = None,
+    ) -> None:
+        self._on_up = on_up
+        self.address = address
+        self.client_id = client_id
+        self.subscriptions = list(subscriptions)
+        self._on_message = on_message
+        self._max_inflight = max_inflight
+        self._max_queued_out = max_queued_out
+        self._keepalive_s = keepalive_s
+        self._monotonic = monotonic
+        self.connected = asyncio.Event()
+        self.connects = 0
+        self.down_reason: str | None = "not connected yet"
+        self.down_since = monotonic()
+        self._warned = False  # a WARNING about the current outage was logged
+        self._ever_up = False
+        self._paused = False
+        self._client: paho.Client | None = None
+        self._sock: Any = None
+        self._closed: asyncio.Event = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # --- the application's side -------------------------------------------------------------
+    def publish(self, topic: str, payload: bytes) -> bool:
+        """Queue a QoS 1 publish; False when not connected or paho's outgoing queue is full."""
+        client = self._client
+        if client is None or not self.connected.is_set():
+            return False
+        return client.publish(topic, payload, qos=1).rc == paho.MQTT_ERR_SUCCESS
+
+    def pause(self) -> None:
+        """Stop reading the socket: the broker keeps what it cannot deliver."""
+        if not self._paused:
+            self._paused = True
+            if self._sock is not None and self._loop is not None:
+                self._loop.remove_reader(self._sock)
+
+    def resume(self) -> None:
+        if self._paused:
+            self._paused = False
+            if self._sock is not None and self._loop is not None:
+                self._loop.add_reader(self._sock, self._read)
+                self._loop.call_soon(self._read)  # a TLS socket may hold decrypted bytes already
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def down_for_s(self) -> float:
+        return 0.0 if self.connected.is_set() else self._monotonic() - self.down_since
+
+    # --- the connection ---------------------------------------------------------------------
+    async def run(self) -> None:
+        """Connect, subscribe, serve; reconnect with jittered backoff, for as long as it runs."""
+        self._loop = asyncio.get_running_loop()
+        backoff_s = 0.5
+        while True:
+            try:
+                await self._serve_once()
+                backoff_s = 0.5 if self._ever_up and self.connects else backoff_s
+            finally:
+                self._teardown()
+            await asyncio.sleep(backoff_s * random.uniform(0.5, 1.0))
+            backoff_s = min(backoff_s * 2, 10.0)
+
+    async def _serve_once(self) -> None:
+        loop = asyncio.get_running_loop()
+        client = paho.Client(
+            CallbackAPIVersion.VERSION2, client_id=self.client_id, clean_session=False, reconnect_on_failure=False
+        )
+        addr = self.address
+        if addr.username is not None:
+            client.username_pw_set(addr.username, addr.password)
+        if addr.tls:
+            client.tls_set_context(ssl.create_default_context())
+        client.max_inflight_messages_set(self._max_inflight)
+        client.max_queued_messages_set(self._max_queued_out)
+        connack: asyncio.Future[str | None] = loop.create_future()
+        self._closed = asyncio.Event()
+
+        def on_connect(_c: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+            if not connack.done():
+                connack.set_result(None if not reason.is_failure else str(reason))
+
+        def on_disconnect(_c: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+            if not connack.done():
+                connack.set_result(f"connection closed before CONNACK ({reason})")
+            elif self.connected.is_set():
+                self._went_down(f"connection to {addr.host}:{addr.port} lost ({reason})")
+            self._closed.set()
+
+        def on_message(_c: paho.Client, _u: Any, message: paho.MQTTMessage) -> None:
+            self._on_message(message.topic, message.payload)
+
+        def on_socket_open(_c: paho.Client, _u: Any, sock: Any) -> None:
+            loop.call_soon_threadsafe(self._attach, sock)  # connect runs in an executor thread
+
+        def on_socket_close(_c: paho.Client, _u: Any, sock: Any) -> None:
+            self._detach(sock)
+            self._closed.set()
+
+        def on_register_write(_c: paho.Client, _u: Any, sock: Any) -> None:
+            loop.call_soon_threadsafe(self._want_write, sock)
+
+        def on_unregister_write(_c: paho.Client, _u: Any, sock: Any) -> None:
+            loop.call_soon_threadsafe(self._no_write, sock)
+
+        client.on_connect = on_connect
+        client.on_disconnect = on_disconnect
+        client.on_message = on_message
+        client.on_socket_open = on_socket_open
+        client.on_socket_close = on_socket_close
+        client.on_socket_register_write = on_register_write
+        client.on_socket_unregister_write = on_unregister_write
+        self._client = client
+        where = f"{addr.host}:{addr.port}"
+        try:
+            await loop.run_in_executor(None, client.connect, addr.host, addr.port, self._keepalive_s)
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            self._went_down(f"cannot reach broker {where}: {_why(exc)}")
+            return
+        misc = asyncio.create_task(self._misc(client))
+        try:
+            try:
+                async with asyncio.timeout(10):
+                    refused = await connack
+            except TimeoutError:
+                refused = "no CONNACK within 10 s"
+            if refused is not None:
+                self._went_down(f"broker {where} refused the connection: {refused}")
+                return
+            result, _mid = client.subscribe([(f, 1) for f in self.subscriptions])
+            if result != paho.MQTT_ERR_SUCCESS:
+                self._went_down(f"subscribe failed: {paho.error_string(result)}")
+                return
+            self._went_up(where)
+            await self._closed.wait()
+        finally:
+            misc.cancel()
+
+    async def _misc(self, client: paho.Client) -> None:
+        while True:
+            await asyncio.sleep(MISC_INTERVAL_S)
+            client.loop_misc()
+
+    def _attach(self, sock: Any) -> None:
+        if self._loop is None or self._client is None:
+            return
+        self._sock = sock
+        if not self._paused:
+            self._loop.add_reader(sock, self._read)
+        if self._client.want_write():
+            self._loop.add_writer(sock, self._write)
+
+    def _detach(self, sock: Any) -> None:
+        if self._loop is not None and sock is not None:
+            self._loop.remove_reader(sock)
+            self._loop.remove_writer(sock)
+        if sock is self._sock:
+            self._sock = None
+
+    def _want_write(self, sock: Any) -> None:
+        if self._loop is not None and sock is self._sock:
+            self._loop.add_writer(sock, self._write)
+
+    def _no_write(self, sock: Any) -> None:
+        if self._loop is not None and sock is self._sock:
+            self._loop.remove_writer(sock)
+
+    def _read(self) -> None:
+        if self._client is not None and not self._paused and self._sock is not None:
+            self._client.loop_read()
+
+    def _write(self) -> None:
+        if self._client is not None and self._sock is not None:
+            self._client.loop_write()
+
+    def _teardown(self) -> None:
+        client, self._client = self._client, None
+        if self.connected.is_set():  # cancelled (stopping): not an outage to warn about
+            self.connected.clear()
+            self.down_since = self._monotonic()
+            self.down_reason = "connection closed"
+        if client is not None:
+            sock = self._sock
+            client.on_socket_close = None
+            self._detach(sock)
+            if sock is not None:
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+        self._sock = None
+
+    def _went_down(self, reason: str) -> None:
+        if self.connected.is_set() or self.down_reason is None:
+            self.down_since = self._monotonic()
+        self.connected.clear()
+        if not self._warned or reason != self.down_reason:
+            if not self._warned:
+                log.warning("MQTT %s; retrying in the background (said once until it recovers)", reason)
+            self._warned = True
+        self.down_reason = reason
+
+    def _went_up(self, where: str) -> None:
+        self.connects += 1
+        self.connected.set()
+        self.down_reason = None
+        if self._warned:
+            log.warning("MQTT connected again to %s as %s", where, self.client_id)
+        else:
+            log.info("connected to %s as %s", where, self.client_id)
+        self._warned = False
+        self._ever_up = True
+        if self._on_up is not None:
+            self._on_up()
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, socket.gaierror):
+        return f"host not found ({exc.strerror})"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return str(exc) or type(exc).__name__
