@@ -199,6 +199,8 @@ class Agent:
         self.first_poll_done = asyncio.Event()
         self._gpio_wait_logged = False
         self._status_path: Path | None = None
+        self._to_restore: dict[str, int | None] | None = None  # the outbox's active set, until restored
+        self._comms_lost_restored = False
         if cfg.elevator.rated_speed_mm_s > 0:
             self._ensure_detector({})
 
@@ -211,6 +213,7 @@ class Agent:
         self.health.beat("outbox", stale_s)
         self.health.beat("uplink", self.cfg.uplink.reconnect_max_s + 30.0)
         await self.clock.refresh()
+        await self.restore_active()
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._poll_loop(), name="poll")
@@ -228,6 +231,37 @@ class Agent:
         await self.outbox.flush()
         await self.uplink.close()
         self.write_status()
+
+    async def restore_active(self) -> None:
+        """Continue the alarms the previous run raised and did not clear (after a kill -9 or a crash).
+
+        The outbox commits its active set with each event, so it is exactly what the collector was
+        told. Restored into the detector (and comms_lost here), a condition that still holds is not
+        raised again, and one that ended gets its clear, marked `after_restart`.
+        """
+        active = await self.outbox.active_events()
+        if not active:
+            return
+        log.warning(
+            "restart with %d alarm(s) still raised: %s; continuing them",
+            len(active),
+            ", ".join(f"{a.type} (seq {a.seq})" for a in active.values()),
+        )
+        if "comms_lost" in active:
+            self.comms_lost = self._comms_lost_restored = True
+        self._to_restore = {t: a.fault_code for t, a in active.items() if t != "comms_lost"}
+        if self.detector is not None:
+            self._restore_detector()
+
+    def _restore_detector(self) -> None:
+        if self._to_restore is None:
+            return
+        known = self.detector.restorable()
+        unknown = sorted(set(self._to_restore) - known)
+        if unknown:
+            log.error("active event(s) %s are not the detector's: not restored", ", ".join(unknown))
+        self.detector.restore({t: c for t, c in self._to_restore.items() if t in known}, self.now_ms())
+        self._to_restore = None
 
     async def _poll_loop(self) -> None:
         period_s = self.cfg.timing.poll_period_ms / 1000
@@ -316,7 +350,8 @@ class Agent:
             self.last_ok_ms = t
             if self.comms_lost:
                 self.comms_lost = False
-                events.append(Event(t, "comms_lost", Action.CLEAR))
+                events.append(Event(t, "comms_lost", Action.CLEAR, after_restart=self._comms_lost_restored))
+                self._comms_lost_restored = False
                 log.warning("controller answering again: comms_lost cleared")
         else:
             since = self.last_ok_ms if self.last_ok_ms is not None else self.started_ms
@@ -393,6 +428,7 @@ class Agent:
             log.warning("controller reports no rated speed and [elevator] rated_speed_mm_s is not set: using 1000")
         self.detector = Detector(ElevatorLimits(rated, e.lowest_floor, e.highest_floor), self.detector_cfg)
         log.info("detector started: floors %d..%d, rated speed %d mm/s", e.lowest_floor, e.highest_floor, rated)
+        self._restore_detector()
 
     async def emit(self, ev: Event, now: int) -> None:
         wall, synced = self.clock.wall()

@@ -22,8 +22,13 @@ single-worker executor), so the asyncio loop never blocks on the SD card.
   found corrupt, a new file gets a new epoch and sequence numbers start again at 1, so the
   collector never confuses the two streams.
 
+- Active set: the events raised and not yet cleared, one row per type, written in the
+  transaction that commits the event (a raise adds its row, a clear removes it), so after a
+  kill -9 the restarted agent knows exactly which alarms it still owes a clear (`active_events`).
+
     records(seq INTEGER PRIMARY KEY AUTOINCREMENT, prio, kind, mono_ms, wall_ms, synced, body)
     prio 0 = event (sent first), 1 = status / heartbeat; body = msgpack of the record body
+    active(type PRIMARY KEY, seq, t_ms, fault_code): raised, not cleared (seq of the raise)
 """
 
 from __future__ import annotations
@@ -63,6 +68,12 @@ CREATE TABLE IF NOT EXISTS records (
     body BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS records_prio_seq ON records (prio, seq);
+CREATE TABLE IF NOT EXISTS active (
+    type TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    t_ms INTEGER NOT NULL,
+    fault_code INTEGER
+) WITHOUT ROWID;
 """
 _COUNTERS = ("evicted_status", "dropped_status", "disk_full_events")
 ACK_FLUSH_S = 120.0  # acknowledged records are deleted at the latest this long after their ack
@@ -82,6 +93,16 @@ class Pending:
     wall_ms: int
     synced: bool
     body: SignalSnapshot | Event | Heartbeat
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveEvent:
+    """An event raised and not yet cleared, as the outbox committed it."""
+
+    type: str
+    seq: int  # of the raise
+    t_ms: int  # the raise's moment (monotonic ms of the boot that raised it)
+    fault_code: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +132,8 @@ def encode_body(body: SignalSnapshot | Event | Heartbeat) -> bytes:
         row[12] = body.mode.value
     elif isinstance(body, Event):
         row = [body.t_ms, body.type, body.action.value, body.floor, body.fault_code]
+        if body.after_restart:
+            row.append(1)
     else:
         row = [body.uptime_s, body.outbox_depth, body.comms_ok]
     return msgpack.packb(row)
@@ -123,7 +146,7 @@ def decode_body(kind: RecordKind, data: bytes) -> SignalSnapshot | Event | Heart
         row[12] = Mode(row[12])
         return SignalSnapshot(*row)
     if kind is RecordKind.EVENT:
-        return Event(row[0], row[1], Action(row[2]), row[3], row[4])
+        return Event(row[0], row[1], Action(row[2]), row[3], row[4], len(row) > 5 and bool(row[5]))
     return Heartbeat(*row)
 
 
@@ -370,11 +393,33 @@ class Outbox:
                 ),
             )
             seqs[id(it)] = int(cur.lastrowid or 0)
+            if it.kind is RecordKind.EVENT:
+                self._track_active(it.body, seqs[id(it)])  # type: ignore[arg-type]
         db.execute("COMMIT")
         self._acks_committed()
         if seqs:
             self._last_seq = max(self._last_seq, *seqs.values())
         return seqs
+
+    def _track_active(self, event: Event, seq: int) -> None:
+        """Inside the event's transaction: a raise enters the active set, a clear leaves it."""
+        assert self._db is not None
+        if event.action is Action.RAISE:
+            self._db.execute(
+                "INSERT OR REPLACE INTO active (type, seq, t_ms, fault_code) VALUES (?, ?, ?, ?)",
+                (event.type, seq, event.t_ms, event.fault_code),
+            )
+        else:
+            self._db.execute("DELETE FROM active WHERE type = ?", (event.type,))
+
+    async def active_events(self) -> dict[str, ActiveEvent]:
+        """The events raised and not cleared, as committed (the detector's state to restore on start)."""
+        return await self._run(self._active_events)
+
+    def _active_events(self) -> dict[str, ActiveEvent]:
+        assert self._db is not None
+        rows = self._db.execute("SELECT type, seq, t_ms, fault_code FROM active ORDER BY seq").fetchall()
+        return {t: ActiveEvent(t, seq, t_ms, code) for t, seq, t_ms, code in rows}
 
     def _rollback(self) -> None:
         assert self._db is not None

@@ -92,6 +92,8 @@ class Event(NamedTuple):
     """One raise or clear, at the moment its rule was met (monotonic ms of the agent's clock).
 
     `fault_code` is set for `controller_fault` only; `floor` is the floor the car reported then.
+    `after_restart`: a clear the agent decided on its first observations after a restart, for an
+    alarm the previous run raised (its condition no longer held when the agent came back).
     """
 
     t_ms: int
@@ -99,6 +101,7 @@ class Event(NamedTuple):
     action: Action
     floor: int | None = None
     fault_code: int | None = None
+    after_restart: bool = False
 
     def to_json_dict(self) -> dict[str, object]:
         """The replay output line of `../shared/contract/trace.md`."""
@@ -107,6 +110,8 @@ class Event(NamedTuple):
             out["floor"] = self.floor
         if self.fault_code is not None:
             out["fault_code"] = self.fault_code
+        if self.after_restart:
+            out["after_restart"] = True
         return out
 
 

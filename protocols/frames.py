@@ -45,7 +45,9 @@ differences to the record before it (the first: to the stamp, so its gap and del
 Bodies::
 
     status    [floor, speed_mm_s, bits, fault_code]      t_ms of the snapshot is mono_ms
-    event     [wire << 1 | clear, mono_ms - t_ms, floor | nil, fault_code | nil]
+    event     [wire << 1 | clear, mono_ms - t_ms, floor | nil, fault_code | nil, (flags)]
+              flags (optional, only when not 0): bit 0 = a clear decided after the agent's restart
+              for an alarm raised before it (frames without it decode as flags 0)
     heartbeat [outbox_depth << 1 | comms_ok, mono_ms // 1000 - uptime_s]
 
     status bits (an int; the common states fit one byte)
@@ -93,6 +95,8 @@ MAX_FRAME_BYTES: int = 65_536
 _U32 = 0xFFFF_FFFF
 _U48 = (1 << 48) - 1
 _I32_MIN, _I32_MAX = -(1 << 31), (1 << 31) - 1
+EVENT_FLAG_AFTER_RESTART: int = 1  # event flags bit 0: a clear observed after the agent's restart
+EVENT_FLAGS_MAX: int = 127  # flags bits the decoder accepts (unknown bits are ignored, for later ones)
 _SEQ_MAX = (1 << 53) - 1  # exact in a JSON number / JavaScript too, and in a signed 64-bit column
 
 
@@ -268,12 +272,15 @@ def _body(record: Record) -> list[Any]:
         if body.action not in (Action.RAISE, Action.CLEAR):
             raise FrameError("bad_value", f"event action {body.action!r}")
         t_ms = _check_int(body.t_ms, 0, _U48, "event t_ms")
-        return [
+        fields = [
             event_spec.wire << 1 | (1 if body.action == Action.CLEAR else 0),
             record.mono_ms - t_ms,
             None if body.floor is None else _check_int(body.floor, _I32_MIN, _I32_MAX, "event floor"),
             None if body.fault_code is None else _check_int(body.fault_code, 0, _I32_MAX, "event fault_code"),
         ]
+        if body.after_restart:
+            fields.append(EVENT_FLAG_AFTER_RESTART)  # the optional 5th field: absent in every other event
+        return fields
     if kind == RecordKind.HEARTBEAT:
         if not isinstance(body, Heartbeat):
             raise FrameError("bad_type", f"heartbeat record {record.seq} has a {type(body).__name__} body")
@@ -462,9 +469,10 @@ def _decode_body(kind: int, mono_ms: int, f: list[Any], index: int) -> SignalSna
         return SignalSnapshot._make((mono_ms, floor, *a, speed, *b, fault))
     what = _where(index)
     if kind == 2:
-        if len(f) != 4:
-            raise FrameError("bad_shape", f"{what}: event body has {len(f)} fields, expected 4")
-        code, dt, floor, fault = f
+        if len(f) not in (4, 5):
+            raise FrameError("bad_shape", f"{what}: event body has {len(f)} fields, expected 4 or 5")
+        code, dt, floor, fault = f[:4]
+        flags = _int(f[4], 0, EVENT_FLAGS_MAX, f"{what}: event flags") if len(f) == 5 else 0
         _int(code, 0, 511, f"{what}: event code")
         event_spec = BY_WIRE.get(code >> 1)
         if event_spec is None:
@@ -474,7 +482,8 @@ def _decode_body(kind: int, mono_ms: int, f: list[Any], index: int) -> SignalSna
             _int(floor, _I32_MIN, _I32_MAX, f"{what}: event floor")
         if fault is not None:
             _int(fault, 0, _I32_MAX, f"{what}: event fault_code")
-        return Event(t_ms, event_spec.name, Action.CLEAR if code & 1 else Action.RAISE, floor, fault)
+        action = Action.CLEAR if code & 1 else Action.RAISE
+        return Event(t_ms, event_spec.name, action, floor, fault, bool(flags & EVENT_FLAG_AFTER_RESTART))
     if kind == 3:
         if len(f) != 2:
             raise FrameError("bad_shape", f"{what}: heartbeat body has {len(f)} fields, expected 2")

@@ -430,7 +430,10 @@ class Store(abc.ABC):
         Defined on seq order, not arrival order, so frames committed out of order (re-sends, gaps,
         several collectors) give the same alarms: whichever of a raise and its clear is stored
         second finds the other in the event history. A raise or clear from a newer stream of the
-        device also closes what an older stream left open (its clear was lost with that outbox).
+        device also closes what an older stream left open (its clear was lost with that outbox);
+        a raise never does: a new stream appearing says nothing about the condition (a gateway whose
+        outbox was replaced may raise the same, still ongoing entrapment again), and closing the
+        open alarm then would mark passengers rescued while they are still inside.
         """
         e = r.event
         assert e is not None
@@ -455,14 +458,14 @@ class Store(abc.ABC):
             res.alarms_cleared += cur.rowcount if e.action == "clear" else 0
         elif e.action == "clear":
             res.orphan_clears += 1  # its raise is not stored yet; the raise will find this clear
-        cur.execute(
-            self.q(
-                "UPDATE alarms SET cleared_ms = ? WHERE device_id = ? AND type = ? AND cleared_ms IS NULL "
-                "AND raise_epoch IS NOT NULL AND raise_epoch <> ? AND raised_ms <= ?"
-            ),
-            (r.event_ms, r.device_id, e.type, r.epoch, r.event_ms),
-        )
         if e.action != "raise":
+            cur.execute(
+                self.q(
+                    "UPDATE alarms SET cleared_ms = ? WHERE device_id = ? AND type = ? AND cleared_ms IS NULL "
+                    "AND raise_epoch IS NOT NULL AND raise_epoch <> ? AND raised_ms <= ?"
+                ),
+                (r.event_ms, r.device_id, e.type, r.epoch, r.event_ms),
+            )
             return
         cur.execute(
             self.q(

@@ -26,6 +26,7 @@ but *dated* exactly.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 
 from protocols.events import Action, Event
 from protocols.signals import COLUMNS, Door, Mode, SignalSnapshot
@@ -167,6 +168,7 @@ class Detector:
         self._raw_last: tuple[object, ...] | None = None
         self._now = -1
         self._events: list[Event] = []
+        self._restored: set[str] = set()  # restored raises not yet cleared (their clear is marked)
 
     # ------------------------------------------------------------------ public API
 
@@ -181,6 +183,43 @@ class Detector:
         if self._fault_raised is not None:
             out.add("controller_fault")
         return frozenset(out)
+
+    def restore(self, active: Mapping[str, int | None], t_ms: int) -> None:
+        """Continue the alarms a previous run raised and did not clear (the agent's restart).
+
+        `active`: event type -> fault code (controller_fault) or None, as the outbox committed
+        them; `t_ms`: now, on the clock of the snapshots to come. Call once, before the first
+        `step`. Reconciliation then happens on the first snapshot by the rules' own clear logic,
+        as if the detector had raised these itself: a condition that still holds stays raised
+        (no second raise: the collector keeps one alarm), one that no longer holds is cleared
+        when its clear rule is met, and that clear carries `after_restart=True`.
+        """
+        if self._started or self._now >= 0:
+            raise DetectError("restore() must come before the first snapshot")
+        unknown = set(active) - self.restorable()
+        if unknown:
+            raise DetectError(f"cannot restore unknown event type(s) {sorted(unknown)}")
+        self._now = t_ms
+        for h in self._held:
+            if h.name in active:
+                # As if the condition had held up to now: the first snapshot decides whether it still does.
+                h.raised = h.on = True
+                h.since = t_ms
+                if h.once_per_run:
+                    self._done_in_run.add(h.name)
+        if "entrapment" in active:
+            self._trap_raised = True
+        if "door_reopen_repeated" in active:
+            self._reopen_raised = True
+        if "controller_fault" in active:
+            code = active["controller_fault"] or 0
+            if code:
+                self._fault_raised = self._fault_effective = code
+        self._restored = set(active) & self.active
+
+    def restorable(self) -> frozenset[str]:
+        """The event types `restore` accepts."""
+        return frozenset({h.name for h in self._held} | {"entrapment", "door_reopen_repeated", "controller_fault"})
 
     def step(self, snap: SignalSnapshot) -> list[Event]:
         """Feed the next snapshot; returns the raises and clears now decided, in time order."""
@@ -398,7 +437,10 @@ class Detector:
             self._next = min(due)
 
     def _emit(self, t: int, name: str, action: Action, code: int | None = None) -> None:
-        self._events.append(Event(t, name, action, self._sig.floor, code))
+        restored = name in self._restored
+        if restored:
+            self._restored.discard(name)
+        self._events.append(Event(t, name, action, self._sig.floor, code, restored and action is _CLEAR))
 
     # ------------------------------------------------------------------ held rules
 
@@ -444,6 +486,7 @@ class Detector:
         """The debounced state changes to `state` at `t` (timers up to `t` have fired)."""
         s = self._sig
         floor, direction, running, speed, door, zone, lock, safety, occupied, alarm, power, mode, fault = state
+        first = not self._started
         if self._started:
             mask = 0
             if speed != s.speed_mm_s:
@@ -571,6 +614,19 @@ class Detector:
         if mask & _B_ENTRAPMENT:
             self._due[self._slot_entrapment] = self._entrapment_due()
         self._next = min(self._due)
+        if first and self._restored:
+            self._reconciled()
+
+    def _reconciled(self) -> None:
+        """After the first row: a restored alarm whose clear is not under way still holds, so its
+        eventual clear is an ordinary one; only those found ended are marked after_restart."""
+        slots = {h.name: i for i, h in enumerate(self._held)}
+        slots.update(
+            entrapment=self._slot_entrapment,
+            door_reopen_repeated=self._slot_reopen,
+            controller_fault=self._slot_fault,
+        )
+        self._restored = {name for name in self._restored if self._due[slots[name]] != NEVER}
 
     def _speed_changed(self, t: int, speed: int) -> None:
         """Only the speed changed: only overspeed reads it."""

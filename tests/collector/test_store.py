@@ -176,13 +176,18 @@ async def test_a_repeated_raise_closes_the_previous_alarm(store: Store) -> None:
     assert first.cleared_ms == r2.wall_ms and second.cleared_ms is None
 
 
-async def test_a_new_stream_closes_what_the_old_one_left_open(store: Store) -> None:
+async def test_a_new_stream_never_closes_an_active_alarm_by_raising(store: Store) -> None:
+    """A new epoch appearing says nothing about the condition: only a clear closes the old alarm."""
     await store.add_device("lift-1", "lift-1", NOW_MS)
     await store.commit(rows("lift-1", 1, [event(9, 1000, "entrapment", Action.RAISE)]))
     newer = event(1, 9000, "entrapment", Action.RAISE)
     await store.commit(rows("lift-1", 2, [newer]))  # the gateway's outbox was recreated
     old, new = sorted(await store.alarms(), key=lambda a: a.raised_ms)
-    assert old.cleared_ms == newer.wall_ms and new.cleared_ms is None
+    assert old.cleared_ms is None and new.cleared_ms is None, "passengers may still be inside"
+    clear = event(2, 12000, "entrapment", Action.CLEAR)
+    await store.commit(rows("lift-1", 2, [clear]))
+    old, new = sorted(await store.alarms(), key=lambda a: a.raised_ms)
+    assert old.cleared_ms == clear.wall_ms and new.cleared_ms == clear.wall_ms
 
 
 async def test_bulk_registration(store: Store) -> None:
