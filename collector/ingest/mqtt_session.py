@@ -64,6 +64,7 @@ class MqttSession:
         self._monotonic = monotonic
         self.connected = asyncio.Event()
         self.connects = 0
+        self.attempts = 0  # connection attempts, successful or not
         self.down_reason: str | None = "not connected yet"
         self.down_since = monotonic()
         self._warned = False  # a WARNING about the current outage was logged
@@ -119,6 +120,7 @@ class MqttSession:
 
     async def _serve_once(self) -> None:
         loop = asyncio.get_running_loop()
+        self.attempts += 1
         client = paho.Client(
             CallbackAPIVersion.VERSION2, client_id=self.client_id, clean_session=False, reconnect_on_failure=False
         )
