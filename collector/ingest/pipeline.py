@@ -74,6 +74,7 @@ class Ingest:
         self._full = asyncio.Event()
         self._slow: deque[tuple[str, bytes, int]] = deque()
         self._slow_wake = asyncio.Event()
+        self.queue_depth_max = 0  # highest queue depth seen (the bound's test reads it)
         self._store_failing_since: float | None = None
         self._store_error = ""
         self._unknown_recent: dict[str, int] = {}
@@ -151,8 +152,9 @@ class Ingest:
 
     def _check_bound(self) -> None:
         session = self.session
-        if session is None:
-            return
+        depth = len(self._pending) + len(self._slow)
+        if depth > self.queue_depth_max:
+            self.queue_depth_max = depth
         full = len(self._pending) >= self.config.queue_max_records or len(self._slow) >= SLOW_QUEUE_MAX
         if full and not session.paused:
             session.pause()
