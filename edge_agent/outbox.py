@@ -16,8 +16,11 @@ single-worker executor), so the asyncio loop never blocks on the SD card.
   de-duplicates.
 - Size: the file cannot grow past `max_mb` (SQLite `max_page_count`) nor hold more than
   `max_records`. At the cap the oldest status records are evicted first; an event is never
-  evicted. A full disk (or the page cap with nothing left to evict) drops new status, keeps events
-  in memory and retries them, and says so in the log and in `stats()`.
+  evicted. A full disk: `outbox.db.reserve` (RESERVE_BYTES of written zeros beside the file) is
+  given up for events, with one WARNING; from then on status is dropped (counted in
+  `dropped_status`) and the WAL is checkpointed after each commit so events reuse its pages; the
+  reserve is taken back, with one WARNING, once the disk has twice its size free. Only if even
+  that room is gone are events held in memory and retried (CRITICAL: lost if the agent dies then).
 - Stream epoch: a random 32-bit number chosen when the file is created. If the file is lost or
   found corrupt, a new file gets a new epoch and sequence numbers start again at 1, so the
   collector never confuses the two streams.
@@ -76,6 +79,7 @@ CREATE TABLE IF NOT EXISTS active (
 ) WITHOUT ROWID;
 """
 _COUNTERS = ("evicted_status", "dropped_status", "disk_full_events")
+RESERVE_BYTES = 256 * 1024  # a file beside the outbox, given up for events when the disk fills
 ACK_FLUSH_S = 120.0  # acknowledged records are deleted at the latest this long after their ack
 ACK_PENDING_MAX = 512  # ...or as soon as this many ack ranges are waiting
 
@@ -188,6 +192,7 @@ class Outbox:
         self._counters = dict.fromkeys(_COUNTERS, 0)
         self._last_seq = 0
         self._full_logged = False
+        self._unstored_logged = False
         self._wlock = asyncio.Lock()
         # Acknowledged, not yet deleted (touched only by the writer thread): ranges, rows, event rows.
         self._acked: list[tuple[int, int]] = []
@@ -230,6 +235,37 @@ class Outbox:
                 if src.exists():
                     src.rename(Path(str(aside) + suffix))
             self._db = self._connect()
+        self._make_reserve()
+
+    @property
+    def reserve_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".reserve")
+
+    def _make_reserve(self) -> bool:
+        """Hold RESERVE_BYTES of real blocks (zeros written) that only events may use: a full disk
+        frees it, so the next event still commits at once. False if the disk has no room for it."""
+        path = self.reserve_path
+        try:
+            if path.exists() and path.stat().st_size >= RESERVE_BYTES:
+                return True
+            fs = os.statvfs(path.parent)
+            if fs.f_bavail * fs.f_frsize < 2 * RESERVE_BYTES:
+                return False  # the disk is (still) nearly full: taking the reserve back would refill it
+            with open(path, "wb") as f:
+                f.write(bytes(RESERVE_BYTES))
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError:
+            path.unlink(missing_ok=True)
+            return False
+        return True
+
+    def _release_reserve(self) -> bool:
+        try:
+            self.reserve_path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
 
     def _connect(self) -> sqlite3.Connection:
         existed = self.path.exists() and self.path.stat().st_size > 0
@@ -327,6 +363,16 @@ class Outbox:
         assert self._db is not None
         held_before = {id(i) for i in self._unstored}
         self._unstored = []
+        if self._full_logged:
+            if self._make_reserve():
+                log.warning("outbox %s: room again, writing normally (reserve restored)", self.path)
+                self._full_logged = self._unstored_logged = False
+            else:
+                # The disk is still full: what is left of the reserve is for events only.
+                events = [i for i in items if i.kind is RecordKind.EVENT]
+                if len(events) < len(items):
+                    self._bump("dropped_status", len(items) - len(events))
+                items = events
         for attempt in range(4):
             try:
                 seqs = self._insert(items)
@@ -334,12 +380,21 @@ class Outbox:
                 self._rollback()
                 if not _is_full(exc):
                     raise OutboxError(f"outbox {self.path}: {exc}") from None
+                if not self._full_logged and self._release_reserve():
+                    log.warning(
+                        "outbox %s: disk full: released the %d kB reserve for events; dropping status records "
+                        "until there is room again",
+                        self.path,
+                        RESERVE_BYTES // 1024,
+                    )
+                    self._full_logged = True
+                    continue  # with the reserve's room
                 if attempt < 3 and self._evict(max(64, len(items) * 2), "file full"):
                     continue
                 return self._write_when_full(items, held_before)
             if self._full_logged:
-                log.warning("outbox %s: room again, writing normally", self.path)
-            self._full_logged = False
+                # Write the WAL back now so the next commit reuses its pages instead of growing it.
+                self._db.execute("PRAGMA wal_checkpoint(RESTART)")
             self._enforce_count_cap()
             return seqs
         return {}  # pragma: no cover - the loop always returns
@@ -364,14 +419,16 @@ class Outbox:
             stored += len(chunk)
         self._unstored = events[stored:]
         self._counters["disk_full_events"] += sum(1 for i in self._unstored if id(i) not in held_before)
-        if not self._full_logged:
+        if self._unstored and not self._unstored_logged:
+            self._unstored_logged = True
             log.critical(
-                "outbox %s: disk full: dropping new status records (%d so far); %d events held in memory and retried",
+                "outbox %s: disk full even after the reserve: %d event(s) NOT on disk, held in memory and retried "
+                "(lost if the agent dies now); %d status records dropped so far",
                 self.path,
-                self._counters["dropped_status"],
                 len(self._unstored),
+                self._counters["dropped_status"],
             )
-            self._full_logged = True
+        self._full_logged = True
         return seqs
 
     def _insert(self, items: Sequence[Pending]) -> dict[int, int]:
@@ -446,10 +503,16 @@ class Outbox:
         if not rows:
             return 0
         first, last = rows[0][0], rows[-1][0]
-        db.execute("BEGIN IMMEDIATE")
-        db.execute("DELETE FROM records WHERE prio = 1 AND seq BETWEEN ? AND ?", (first, last))
-        db.execute("UPDATE meta SET value = value + ? WHERE key = 'evicted_status'", (len(rows),))
-        db.execute("COMMIT")
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("DELETE FROM records WHERE prio = 1 AND seq BETWEEN ? AND ?", (first, last))
+            db.execute("UPDATE meta SET value = value + ? WHERE key = 'evicted_status'", (len(rows),))
+            db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            self._rollback()
+            if not _is_full(exc):
+                raise OutboxError(f"outbox {self.path}: {exc}") from None
+            return 0  # a full disk cannot even take the delete (its WAL pages): nothing evicted
         self._counters["evicted_status"] += len(rows)
         log.warning(
             "outbox %s: %s: evicted %d unacknowledged status records (seq %d..%d, epoch %08x)",
