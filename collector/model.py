@@ -38,6 +38,8 @@ class Kind(enum.StrEnum):
     STATUS = "status"
     EVENT = "event"
     HEARTBEAT = "heartbeat"
+    TRIP = "trip"  # a run of the car (edge_agent.report.policy); times are the agent's mono ms
+    DOOR_CYCLE = "door_cycle"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +98,25 @@ def body_of(record: frames.Record) -> tuple[Kind, dict[str, Any], EventFacts | N
         action = body.action.value if isinstance(body.action, Action) else str(body.action)
         d = {"t_ms": body.t_ms, "type": body.type, "action": action, "floor": body.floor, "fault_code": body.fault_code}
         return Kind.EVENT, d, EventFacts(body.type, action, body.floor, body.fault_code, record.mono_ms - body.t_ms)
+    if isinstance(body, frames.Trip):
+        trip = {
+            "start_ms": body.start_ms,
+            "stop_ms": body.stop_ms,
+            "from_floor": body.from_floor,
+            "to_floor": body.to_floor,
+            "peak_speed_mm_s": body.peak_speed_mm_s,
+            "stop_quality": body.stop_quality.name.lower(),
+        }
+        return Kind.TRIP, trip, None
+    if isinstance(body, frames.DoorCycle):
+        door = {
+            "start_ms": body.start_ms,
+            "end_ms": body.end_ms,
+            "floor": body.floor,
+            "open_ms": body.open_ms,
+            "reopens": body.reopens,
+        }
+        return Kind.DOOR_CYCLE, door, None
     hb = {"uptime_s": body.uptime_s, "outbox_depth": body.outbox_depth, "comms_ok": body.comms_ok}
     return Kind.HEARTBEAT, hb, None
 

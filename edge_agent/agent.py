@@ -4,8 +4,9 @@ Tasks (named, so a crash report says which one died; if any dies the daemon exit
 restarts it - a half-alive agent that no longer detects is worse than a restart):
 
     poll        every poll_period_ms: read the controller block, sample the GPIO lines, fuse,
-                step the detector, queue status on change and events at once; raises and
-                clears comms_lost; a heartbeat record every heartbeat_s
+                step the detector, events at once, between them what the reporting policy
+                (edge_agent.report.policy) makes of the snapshot; raises and clears
+                comms_lost; a heartbeat when nothing else was sent for heartbeat_s
     outbox      commits buffered status every status_flush_s (events commit themselves)
     uplink      edge_agent.uplink: MQTT connection, drain, acks
     gpio-sim    only with --gpio-sim: drives the mock pins from the simulator's stream
@@ -37,6 +38,7 @@ from edge_agent.fusion import FusionError, degraded, fuse
 from edge_agent.hw import DigitalInputs, RegisterBus, cancellation_point
 from edge_agent.hw.device import DeviceReader
 from edge_agent.outbox import Outbox
+from edge_agent.report.policy import Reporter
 from edge_agent.uplink import Uplink
 from protocols.events import Action, Event
 from protocols.frames import Heartbeat, RecordKind
@@ -191,7 +193,7 @@ class Agent:
         self.comms_lost = False
         self.last_ok_ms: int | None = None
         self.last_snap: SignalSnapshot | None = None
-        self.last_state: tuple[object, ...] | None = None
+        self.reporter = Reporter(cfg.report)
         # What the detector was last fed from a complete poll: GPIO edges between two polls are
         # replayed against these registers (see _edge_snapshots).
         self._fed: tuple[int, dict[str, int], dict[str, bool]] | None = None
@@ -379,12 +381,11 @@ class Agent:
             events.sort(key=lambda e: e.t_ms)
             if fresh:
                 self.last_snap = snap
-            state = snap.state()
-            if state != self.last_state:
-                self.last_state = state
+            for kind, body in self.reporter.step(snap):
                 wall, synced = self.clock.wall()
-                self.outbox.put_status(RecordKind.STATUS, t, wall, synced, snap)
+                self.outbox.put_status(kind, t, wall, synced, body)
                 self.counters.status_records += 1
+                self.last_heartbeat_ms = t  # a heartbeat only when nothing else was sent for its period
         for ev in events:
             await self.emit(ev, t)
         if t - self.last_heartbeat_ms >= self.cfg.timing.heartbeat_s * 1000:

@@ -44,7 +44,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -52,7 +52,7 @@ import msgpack
 
 from edge_agent.config import AgentError, OutboxConfig
 from protocols.events import Action, Event
-from protocols.frames import Heartbeat, Record, RecordKind
+from protocols.frames import Body, DoorCycle, Heartbeat, Record, RecordKind, StopQuality, Trip
 from protocols.signals import Door, Mode, SignalSnapshot
 
 log = logging.getLogger(__name__)
@@ -129,9 +129,12 @@ class OutboxStats:
         return {name: getattr(self, name) for name in self.__slots__}
 
 
-def encode_body(body: SignalSnapshot | Event | Heartbeat) -> bytes:
-    if isinstance(body, SignalSnapshot):
-        row: list[Any] = list(body)
+def encode_body(body: Body) -> bytes:
+    row: list[Any]
+    if isinstance(body, Trip | DoorCycle):
+        row = list(astuple(body))
+    elif isinstance(body, SignalSnapshot):
+        row = list(body)
         row[5] = body.door.value
         row[12] = body.mode.value
     elif isinstance(body, Event):
@@ -143,8 +146,13 @@ def encode_body(body: SignalSnapshot | Event | Heartbeat) -> bytes:
     return msgpack.packb(row)
 
 
-def decode_body(kind: RecordKind, data: bytes) -> SignalSnapshot | Event | Heartbeat:
+def decode_body(kind: RecordKind, data: bytes) -> Body:
     row = msgpack.unpackb(data)
+    if kind is RecordKind.TRIP:
+        start_ms, stop_ms, from_floor, to_floor, peak, quality = row
+        return Trip(start_ms, stop_ms, from_floor, to_floor, peak, StopQuality(quality))
+    if kind is RecordKind.DOOR_CYCLE:
+        return DoorCycle(*row)
     if kind is RecordKind.STATUS:
         row[5] = Door(row[5])
         row[12] = Mode(row[12])

@@ -13,6 +13,8 @@ Byte 0 of the array is the *head*, one positive fixint that says what follows::
     version: 1 (FORMAT_VERSION); a head with another version is refused
     kind:    1 status, 2 event, 3 heartbeat (a single record)
              4 batch (many records), 5 ack, 6 presence
+    (trip and door-cycle records, record kinds 4 and 5, travel only inside batches: a lone one
+    is a batch of one)
     clock_synced: the gateway's wall clock was synchronized (0 for batch and ack)
 
 The *stamp* is a msgpack bin that packs the stream position and the clocks. msgpack has no 6-byte
@@ -49,6 +51,13 @@ Bodies::
               flags (optional, only when not 0): bit 0 = a clear decided after the agent's restart
               for an alarm raised before it (frames without it decode as flags 0)
     heartbeat [outbox_depth << 1 | comms_ok, mono_ms // 1000 - uptime_s]
+    trip      [from_floor, to_floor, stop_ms - start_ms, peak_speed_mm_s, stop_quality]
+                                                 stop_ms of the trip is mono_ms (the car stopped)
+    door_cycle [floor, end_ms - start_ms, open_ms, reopens]
+                                                 end_ms of the cycle is mono_ms (door closed again)
+
+    stop_quality: 0 level (stopped in the door zone), 1 outside the door zone,
+                  2 emergency (stopped with the safety circuit open or without power)
 
     status bits (an int; the common states fit one byte)
     bit  0       running
@@ -113,6 +122,16 @@ class RecordKind(enum.IntEnum):
     STATUS = 1
     EVENT = 2
     HEARTBEAT = 3
+    TRIP = 4  # batch records only
+    DOOR_CYCLE = 5  # batch records only
+
+
+class StopQuality(enum.IntEnum):
+    """How a run ended."""
+
+    LEVEL = 0  # stopped in the door zone
+    OUT_OF_ZONE = 1  # stopped between floors (outside the door zone)
+    EMERGENCY = 2  # stopped with the safety circuit open or without power
 
 
 class FrameKind(enum.IntEnum):
@@ -134,13 +153,39 @@ class Heartbeat:
 
 
 @dataclass(frozen=True, slots=True)
+class Trip:
+    """One run of the car: from the moment it started running to the moment it stopped (agent mono ms)."""
+
+    start_ms: int
+    stop_ms: int  # the record's mono_ms
+    from_floor: int
+    to_floor: int
+    peak_speed_mm_s: int
+    stop_quality: StopQuality
+
+
+@dataclass(frozen=True, slots=True)
+class DoorCycle:
+    """One door cycle: from the door leaving `closed` to `closed` again (agent mono ms)."""
+
+    start_ms: int
+    end_ms: int  # the record's mono_ms
+    floor: int
+    open_ms: int  # time the door stood fully open
+    reopens: int  # closing turned back to opening (an obstruction or a call at the floor)
+
+
+Body = SignalSnapshot | Event | Heartbeat | Trip | DoorCycle
+
+
+@dataclass(frozen=True, slots=True)
 class Record:
     kind: RecordKind
     seq: int  # per-stream sequence number, starts at 1, +1 per record
     mono_ms: int  # agent monotonic ms (since boot)
     wall_ms: int  # Unix ms as the gateway's clock said (meaningless if not clock_synced)
     clock_synced: bool
-    body: SignalSnapshot | Event | Heartbeat
+    body: Body
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,6 +332,34 @@ def _body(record: Record) -> list[Any]:
         depth = _check_int(body.outbox_depth, 0, _U48, "outbox_depth")
         uptime_s = _check_int(body.uptime_s, 0, _U48, "uptime_s")
         return [depth << 1 | (1 if body.comms_ok else 0), record.mono_ms // 1000 - uptime_s]
+    if kind == RecordKind.TRIP:
+        if not isinstance(body, Trip):
+            raise FrameError("bad_type", f"trip record {record.seq} has a {type(body).__name__} body")
+        if body.stop_ms != record.mono_ms:
+            raise FrameError("bad_value", f"trip record {record.seq}: stop_ms {body.stop_ms} != {record.mono_ms}")
+        try:
+            quality = StopQuality(body.stop_quality)
+        except ValueError:
+            raise FrameError("bad_value", f"trip record {record.seq}: stop_quality {body.stop_quality!r}") from None
+        return [
+            _check_int(body.from_floor, _I32_MIN, _I32_MAX, "from_floor"),
+            _check_int(body.to_floor, _I32_MIN, _I32_MAX, "to_floor"),
+            record.mono_ms - _check_int(body.start_ms, 0, record.mono_ms, "trip start_ms"),
+            _check_int(body.peak_speed_mm_s, 0, _I32_MAX, "peak_speed_mm_s"),
+            int(quality),
+        ]
+    if kind == RecordKind.DOOR_CYCLE:
+        if not isinstance(body, DoorCycle):
+            raise FrameError("bad_type", f"door_cycle record {record.seq} has a {type(body).__name__} body")
+        if body.end_ms != record.mono_ms:
+            raise FrameError("bad_value", f"door_cycle record {record.seq}: end_ms {body.end_ms} != {record.mono_ms}")
+        duration = record.mono_ms - _check_int(body.start_ms, 0, record.mono_ms, "door cycle start_ms")
+        return [
+            _check_int(body.floor, _I32_MIN, _I32_MAX, "door cycle floor"),
+            duration,
+            _check_int(body.open_ms, 0, duration, "open_ms"),
+            _check_int(body.reopens, 0, _I32_MAX, "reopens"),
+        ]
     raise FrameError("bad_kind", f"record kind {kind!r}")
 
 
@@ -315,7 +388,7 @@ def encode_uplink(frame: UplinkFrame) -> bytes:
     records = frame.records
     if not records:
         raise FrameError("empty", "an uplink frame needs at least one record")
-    if len(records) == 1 and frame.device_id is None:
+    if len(records) == 1 and frame.device_id is None and records[0].kind in _SINGLE_KINDS:
         r = records[0]
         bits = _check_record(r)
         return _pack([_VERSION_BITS | bits, _stamp(frame.epoch, r.wall_ms, r.seq, r.mono_ms), *_body(r)])
@@ -440,7 +513,7 @@ def _unstamp_record(stamp: object) -> tuple[int, int, int, int]:
     return epoch, hi << 32 | lo, _int(seq, 1, _SEQ_MAX, "seq"), _int(mono_ms, 0, _U48, "mono_ms")
 
 
-def _decode_body(kind: int, mono_ms: int, f: list[Any], index: int) -> SignalSnapshot | Event | Heartbeat:
+def _decode_body(kind: int, mono_ms: int, f: list[Any], index: int) -> Body:
     """Body fields -> body; `f` must hold exactly this kind's fields. `index`: batch position, -1 if single."""
     if kind == 1:
         if len(f) != 4:
@@ -491,6 +564,23 @@ def _decode_body(kind: int, mono_ms: int, f: list[Any], index: int) -> SignalSna
         mono_s = mono_ms // 1000
         uptime_s = mono_s - _int(f[1], mono_s - _U48, mono_s, f"{what}: heartbeat uptime offset")
         return Heartbeat(uptime_s, packed >> 1, bool(packed & 1))
+    if kind == 4 and index >= 0:
+        if len(f) != 5:
+            raise FrameError("bad_shape", f"{what}: trip body has {len(f)} fields, expected 5")
+        from_floor = _int(f[0], _I32_MIN, _I32_MAX, f"{what}: from_floor")
+        to_floor = _int(f[1], _I32_MIN, _I32_MAX, f"{what}: to_floor")
+        start_ms = mono_ms - _int(f[2], 0, mono_ms, f"{what}: trip duration")
+        peak = _int(f[3], 0, _I32_MAX, f"{what}: peak_speed_mm_s")
+        quality = StopQuality(_int(f[4], 0, len(StopQuality) - 1, f"{what}: stop_quality"))
+        return Trip(start_ms, mono_ms, from_floor, to_floor, peak, quality)
+    if kind == 5 and index >= 0:
+        if len(f) != 4:
+            raise FrameError("bad_shape", f"{what}: door_cycle body has {len(f)} fields, expected 4")
+        floor = _int(f[0], _I32_MIN, _I32_MAX, f"{what}: door cycle floor")
+        duration = _int(f[1], 0, mono_ms, f"{what}: door cycle duration")
+        open_ms = _int(f[2], 0, duration, f"{what}: open_ms")
+        reopens = _int(f[3], 0, _I32_MAX, f"{what}: reopens")
+        return DoorCycle(mono_ms - duration, mono_ms, floor, open_ms, reopens)
     raise FrameError("bad_kind", f"{what}: record kind {kind}")
 
 
@@ -498,7 +588,15 @@ def _where(index: int) -> str:
     return "record" if index < 0 else f"batch record {index}"
 
 
-_RECORD_KINDS = (RecordKind.STATUS, RecordKind.STATUS, RecordKind.EVENT, RecordKind.HEARTBEAT)
+_RECORD_KINDS = (
+    RecordKind.STATUS,
+    RecordKind.STATUS,
+    RecordKind.EVENT,
+    RecordKind.HEARTBEAT,
+    RecordKind.TRIP,
+    RecordKind.DOOR_CYCLE,
+)
+_SINGLE_KINDS = frozenset((RecordKind.STATUS, RecordKind.EVENT, RecordKind.HEARTBEAT))
 
 
 def _decode_uplink(obj: list[Any]) -> UplinkFrame:
@@ -536,7 +634,7 @@ def _decode_uplink(obj: list[Any]) -> UplinkFrame:
         if type(rhead) is not int or type(d_mono) is not int or type(d_wall) is not int or rhead < 0:
             raise FrameError("bad_type", f"batch record {i}: head and deltas must be integers")
         rkind = (rhead >> 1) & 7
-        if not 1 <= rkind <= 3:
+        if not 1 <= rkind <= 5:
             raise FrameError("bad_kind", f"batch record {i}: kind {rkind}")
         if i == 0 and (rhead >> 4 or d_mono or d_wall):
             raise FrameError(

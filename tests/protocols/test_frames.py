@@ -16,11 +16,14 @@ from protocols.events import BY_WIRE, CATALOG, Action, Event
 from protocols.frames import (
     MAX_FRAME_BYTES,
     AckFrame,
+    DoorCycle,
     FrameError,
     Heartbeat,
     PresenceFrame,
     Record,
     RecordKind,
+    StopQuality,
+    Trip,
     UplinkFrame,
     decode_ack,
     decode_presence,
@@ -97,6 +100,48 @@ GOLDEN: list[tuple[str, UplinkFrame, str]] = [
         "9418c40f5eed123401a1ee565e7b07fba8cc7ba76c6966742d30379397030000030078009703cd036d0004cd05dccd047300971564"
         "01176404c0",
     ),
+    (
+        "trip and door cycle",
+        UplinkFrame(
+            EPOCH,
+            (
+                Record(
+                    RecordKind.TRIP,
+                    20,
+                    259_210_000,
+                    WALL + 10_000,
+                    True,
+                    Trip(259_201_000, 259_210_000, 1, 7, 1600, StopQuality.LEVEL),
+                ),
+                Record(
+                    RecordKind.DOOR_CYCLE,
+                    21,
+                    259_216_500,
+                    WALL + 16_500,
+                    True,
+                    DoorCycle(259_210_400, 259_216_500, 7, 3000, 1),
+                ),
+            ),
+        ),
+        "9418c40f5eed123401a1ee5685101490f6cc7bc092980900000107cd2328cd064000970bcd19640007cd17d4cd0bb801",
+    ),
+    (
+        "lone trip travels as a batch of one",
+        UplinkFrame(
+            EPOCH,
+            (
+                Record(
+                    RecordKind.TRIP,
+                    20,
+                    259_210_000,
+                    WALL + 10_000,
+                    False,
+                    Trip(259_201_000, 259_210_000, 7, 1, 1600, StopQuality.OUT_OF_ZONE),
+                ),
+            ),
+        ),
+        "9418c40f5eed123401a1ee5685101490f6cc7bc091980800000701cd2328cd064001",
+    ),
 ]
 GOLDEN_ACK = (AckFrame(EPOCH, ((1, 100), (105, 70000))), "931ace5eed123494016469ce00011170")
 GOLDEN_PRESENCE = (PresenceFrame(False, EPOCH, WALL, True), "931dc40a5eed123401a1ee565e00c2")
@@ -118,6 +163,32 @@ def test_golden_ack_and_presence() -> None:
     presence, presence_hex = GOLDEN_PRESENCE
     assert encode_presence(presence).hex() == presence_hex
     assert decode_presence(bytes.fromhex(presence_hex)) == presence
+
+
+def test_golden_trip_is_positional_msgpack() -> None:
+    """The trip and door-cycle layout, read with plain msgpack: [rhead, d_mono, d_wall, *body]."""
+    obj = msgpack.unpackb(bytes.fromhex(GOLDEN[4][2]))
+    assert obj[0] == 0x18 and obj[2] is None
+    trip, door = obj[3]
+    assert trip == [4 << 1 | 1, 0, 0, 1, 7, 9000, 1600, 0]  # from 1 to 7 in 9.0 s, 1.6 m/s, level
+    assert door == [5 << 1 | 1, 6500, 0, 7, 6100, 3000, 1]  # at 7: 6.1 s cycle, 3.0 s open, 1 reopen
+
+
+def test_trip_and_door_cycle_bodies_are_checked() -> None:
+    start_after_stop = Trip(10, 5, 1, 2, 100, StopQuality.LEVEL)
+    with pytest.raises(FrameError) as err:
+        encode_uplink(UplinkFrame(EPOCH, (Record(RecordKind.TRIP, 1, 5, WALL, True, start_after_stop),)))
+    assert err.value.reason == "out_of_range"
+    with pytest.raises(FrameError) as err:
+        encode_uplink(UplinkFrame(EPOCH, (Record(RecordKind.TRIP, 1, 9, WALL, True, start_after_stop),)))
+    assert err.value.reason == "bad_value"  # stop_ms is the record's time
+    with pytest.raises(FrameError) as err:
+        encode_uplink(UplinkFrame(EPOCH, (Record(RecordKind.DOOR_CYCLE, 1, 9, WALL, True, IDLE),)))
+    assert err.value.reason == "bad_type"
+    too_open = DoorCycle(0, 100, 1, 101, 0)
+    with pytest.raises(FrameError) as err:
+        encode_uplink(UplinkFrame(EPOCH, (Record(RecordKind.DOOR_CYCLE, 1, 100, WALL, True, too_open),)))
+    assert err.value.reason == "out_of_range"
 
 
 def leb128(n: int) -> bytes:
@@ -184,7 +255,20 @@ def snapshots(draw: st.DrawFn, t_ms: int) -> SignalSnapshot:
 
 
 @st.composite
-def bodies(draw: st.DrawFn, kind: RecordKind, mono_ms: int) -> SignalSnapshot | Event | Heartbeat:
+def bodies(draw: st.DrawFn, kind: RecordKind, mono_ms: int) -> frames.Body:
+    if kind is RecordKind.TRIP:
+        return Trip(
+            draw(st.integers(0, mono_ms)),
+            mono_ms,
+            draw(st.integers(-(2**31), I32)),
+            draw(st.integers(-(2**31), I32)),
+            draw(st.integers(0, I32)),
+            draw(st.sampled_from(list(StopQuality))),
+        )
+    if kind is RecordKind.DOOR_CYCLE:
+        start = draw(st.integers(0, mono_ms))
+        floor = draw(st.integers(-(2**31), I32))
+        return DoorCycle(start, mono_ms, floor, draw(st.integers(0, mono_ms - start)), draw(st.integers(0, I32)))
     if kind is RecordKind.STATUS:
         return draw(snapshots(mono_ms))
     if kind is RecordKind.EVENT:
@@ -284,8 +368,15 @@ def random_record(rnd: random.Random, seq: int) -> Record:
     kind = rnd.choice(list(RecordKind))
     mono = rnd.choice([rnd.randrange(10**9), rnd.randrange(U48 + 1)])
     wall = rnd.choice([WALL + rnd.randrange(10**9), rnd.randrange(U48 + 1)])
-    body: SignalSnapshot | Event | Heartbeat
-    if kind is RecordKind.STATUS:
+    body: frames.Body
+    if kind is RecordKind.TRIP:
+        start = rnd.randint(0, mono)
+        floors = rnd.randint(-3, 40), rnd.randint(-3, 40)
+        body = Trip(start, mono, *floors, rnd.randrange(4000), rnd.choice(list(StopQuality)))
+    elif kind is RecordKind.DOOR_CYCLE:
+        start = rnd.randint(0, mono)
+        body = DoorCycle(start, mono, rnd.randint(-3, 40), rnd.randint(0, mono - start), rnd.choice([0, 1, 5]))
+    elif kind is RecordKind.STATUS:
         body = SignalSnapshot(
             mono,
             rnd.randint(-(2**31), I32),
@@ -505,7 +596,15 @@ BAD_UPLINKS: list[tuple[str, object, str]] = [
     ("batch device id too long", replace(GOOD_BATCH, 2, "d" * 65), "bad_device_id"),
     ("batch device id is bytes", replace(GOOD_BATCH, 2, b"lift"), "bad_type"),
     ("batch seq0 zero", replace(GOOD_BATCH, 1, stamp(seq=0)), "out_of_range"),
-    ("batch record kind batch", replace(GOOD_BATCH, 3, [[9, 0, 0, 3, 0, 0x78, 0]]), "bad_kind"),
+    ("batch record kind 6", replace(GOOD_BATCH, 3, [[13, 0, 0, 3, 0, 0x78, 0]]), "bad_kind"),
+    ("batch record kind 7", replace(GOOD_BATCH, 3, [[15, 0, 0, 3, 0, 0x78, 0]]), "bad_kind"),
+    ("trip with 4 fields", replace(GOOD_BATCH, 3, [[9, 0, 0, 3, 4, 0, 0]]), "bad_shape"),
+    ("trip longer than the clock", replace(GOOD_BATCH, 3, [[9, 0, 0, 3, 4, 10**9, 0, 0]]), "out_of_range"),
+    ("trip stop quality 3", replace(GOOD_BATCH, 3, [[9, 0, 0, 3, 4, 10, 0, 3]]), "out_of_range"),
+    ("trip floor is a string", replace(GOOD_BATCH, 3, [[9, 0, 0, "3", 4, 10, 0, 0]]), "bad_type"),
+    ("door cycle with 5 fields", replace(GOOD_BATCH, 3, [[11, 0, 0, 3, 10, 5, 0, 0]]), "bad_shape"),
+    ("door cycle open longer than the cycle", replace(GOOD_BATCH, 3, [[11, 0, 0, 3, 10, 11, 0]]), "out_of_range"),
+    ("door cycle negative reopens", replace(GOOD_BATCH, 3, [[11, 0, 0, 3, 10, 5, -1]]), "out_of_range"),
     ("batch record head negative", replace(GOOD_BATCH, 3, [[-1, 0, 0, 3, 0, 0x78, 0]]), "bad_type"),
     ("batch record delta is nil", replace(GOOD_BATCH, 3, [[3, None, 0, 3, 0, 0x78, 0]]), "bad_type"),
     ("batch first record with a gap", replace(GOOD_BATCH, 3, [[0x13, 0, 0, 3, 0, 0x78, 0]]), "bad_value"),

@@ -1,0 +1,1 @@
+"""What the agent reports between events (see `policy`)."""

@@ -1,0 +1,154 @@
+"""The reporting policy: which records a stream of snapshots becomes, for a metered uplink.
+
+Sans-IO: snapshots and the time go in, record bodies come out; no clock is read here. The agent
+feeds every poll's snapshot to `Reporter.step`; events do not pass through here (the detector's
+events are always committed and sent at once).
+
+Policy `budget` (the default) sends what a platform needs, not every sample:
+
+- a **trip** record at the end of each run of the car: from and to floor, start and stop time
+  (the agent's monotonic ms; the collector orders by sequence number), peak speed and how the
+  run ended (`StopQuality`: level in the door zone, outside it, or with the safety circuit open
+  or the power gone);
+- a **door-cycle** record when the door is closed again: floor, start and end, how long it stood
+  open and how often closing turned back to opening;
+- a **status** record when a state a platform shows changes: mode, fault code, power, safety
+  circuit, alarm button (`SHOWN`). While the car is not in normal service (inspection, fire,
+  out of service) every state change is sent, as with `full`: a maintenance session's floors
+  come from those records.
+
+Policy `full` sends a status record on every change of the snapshot's state (the speed included),
+as the agent did before this policy existed.
+
+**Live view**: `Reporter.live(now_ms, duration_s)` switches to `full` until `now_ms + duration_s`
+(at most `live_max_s`); the current state goes out at once so a viewer sees it, and the policy
+falls back to its configured one by itself when the time is up.
+
+A heartbeat is the agent's business: it sends one only when nothing else was sent for its period.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from protocols.frames import Body, DoorCycle, RecordKind, StopQuality, Trip
+from protocols.signals import Door, Mode, SignalSnapshot
+
+POLICIES = ("budget", "full")
+
+
+@dataclass(frozen=True, slots=True)
+class ReportConfig:
+    """`[report]` in agent.toml."""
+
+    policy: str = "budget"  # "budget": trips, door cycles, shown state; "full": every state change
+    live_max_s: float = 600.0  # the longest live view (full rate) one request can ask for
+
+
+def shown(s: SignalSnapshot) -> tuple[object, ...]:
+    """The state a platform shows between trips (the floor and door are in trip and door records)."""
+    return (s.mode, s.fault_code, s.power, s.safety_circuit, s.alarm_button)
+
+
+def stop_quality(s: SignalSnapshot) -> StopQuality:
+    if not s.safety_circuit or not s.power:
+        return StopQuality.EMERGENCY
+    return StopQuality.LEVEL if s.door_zone else StopQuality.OUT_OF_ZONE
+
+
+class Reporter:
+    """Snapshots -> (kind, body) pairs to put in the outbox, in order."""
+
+    def __init__(self, cfg: ReportConfig = ReportConfig()) -> None:
+        self.cfg = cfg
+        self.live_until_ms: int | None = None
+        self._last_state: tuple[object, ...] | None = None
+        self._last_shown: tuple[object, ...] | None = None
+        self._force_status = False
+        # the run in progress: start_ms, from_floor, peak_speed_mm_s
+        self._run: tuple[int, int, int] | None = None
+        self._door: _DoorInProgress | None = None
+        self._prev: SignalSnapshot | None = None
+
+    # --- live view ------------------------------------------------------------------------------
+
+    def live(self, now_ms: int, duration_s: float) -> int:
+        """Full rate until now + duration (capped at live_max_s); returns the end (mono ms)."""
+        duration_ms = round(min(max(duration_s, 0.0), self.cfg.live_max_s) * 1000)
+        end = now_ms + duration_ms
+        if self.live_until_ms is None or end > self.live_until_ms:
+            if not self.is_live(now_ms):
+                self._force_status = True
+            self.live_until_ms = end
+        return self.live_until_ms
+
+    def is_live(self, now_ms: int) -> bool:
+        return self.live_until_ms is not None and now_ms < self.live_until_ms
+
+    def full_rate(self, now_ms: int) -> bool:
+        return self.cfg.policy == "full" or self.is_live(now_ms)
+
+    # --- one snapshot ---------------------------------------------------------------------------
+
+    def step(self, s: SignalSnapshot) -> list[tuple[RecordKind, Body]]:
+        out: list[tuple[RecordKind, Body]] = []
+        if self.live_until_ms is not None and not self.is_live(s.t_ms):
+            self.live_until_ms = None
+        self._track_run(s, out)
+        self._track_door(s, out)
+        state = s.state()
+        if self.full_rate(s.t_ms) or s.mode is not Mode.NORMAL:
+            send = state != self._last_state
+        else:
+            send = shown(s) != self._last_shown
+        if send or self._force_status:
+            out.append((RecordKind.STATUS, s))
+            self._force_status = False
+        self._last_state = state
+        self._last_shown = shown(s)
+        self._prev = s
+        return out
+
+    def _track_run(self, s: SignalSnapshot, out: list[tuple[RecordKind, Body]]) -> None:
+        if s.running:
+            if self._run is None:
+                start_floor = self._prev.floor if self._prev is not None else s.floor
+                self._run = (s.t_ms, start_floor, s.speed_mm_s)
+            elif s.speed_mm_s > self._run[2]:
+                self._run = (self._run[0], self._run[1], s.speed_mm_s)
+            return
+        if self._run is not None:
+            start_ms, from_floor, peak = self._run
+            self._run = None
+            out.append((RecordKind.TRIP, Trip(start_ms, s.t_ms, from_floor, s.floor, peak, stop_quality(s))))
+
+    def _track_door(self, s: SignalSnapshot, out: list[tuple[RecordKind, Body]]) -> None:
+        prev_door = self._prev.door if self._prev is not None else Door.CLOSED
+        cycle = self._door
+        if s.door is Door.CLOSED:
+            if cycle is not None:
+                if cycle.open_since_ms is not None:
+                    cycle.open_ms += s.t_ms - cycle.open_since_ms
+                self._door = None
+                facts = DoorCycle(cycle.start_ms, s.t_ms, cycle.floor, cycle.open_ms, cycle.reopens)
+                out.append((RecordKind.DOOR_CYCLE, facts))
+            return
+        if cycle is None:
+            cycle = self._door = _DoorInProgress(s.t_ms, s.floor)
+        if s.door is Door.OPEN:
+            if cycle.open_since_ms is None:
+                cycle.open_since_ms = s.t_ms
+        elif cycle.open_since_ms is not None:
+            cycle.open_ms += s.t_ms - cycle.open_since_ms
+            cycle.open_since_ms = None
+        if s.door is Door.OPENING and prev_door is Door.CLOSING:
+            cycle.reopens += 1
+
+
+@dataclass(slots=True)
+class _DoorInProgress:
+    start_ms: int
+    floor: int
+    open_since_ms: int | None = None
+    open_ms: int = 0
+    reopens: int = 0
