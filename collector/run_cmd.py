@@ -11,6 +11,7 @@ import sys
 from collector.config import CollectorConfig, load, parse_http, read_toml
 from collector.daemon import Collector
 from collector.errors import CollectorError, ConfigError
+from protocols import logs
 
 log = logging.getLogger("collector")
 
@@ -67,17 +68,13 @@ async def _serve(config: CollectorConfig) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    logs.configure(debug)  # journald-aware timestamps, $ELEV_LOG_FORMAT=json, credentials masked
     if not debug:
         logging.getLogger("mqtt").setLevel(logging.WARNING)
     try:
         config, debug = parse_config(argv)
     except ConfigError as exc:
-        print(f"elev-collector run: {exc}", file=sys.stderr)
+        print(f"elev-collector run: {logs.mask_credentials(str(exc))}", file=sys.stderr)
         return 2
     try:
         asyncio.run(_serve(config))
@@ -85,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         first = first_collector_error(exc)
         if first is None or debug:
             raise
-        print(f"elev-collector run: {first}", file=sys.stderr)
+        print(f"elev-collector run: {logs.mask_credentials(str(first))}", file=sys.stderr)
         return 1
     return 0
 

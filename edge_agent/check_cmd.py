@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from edge_agent.config import AgentConfig, AgentError, ConfigError, Overrides, load
+from edge_agent.config import AgentConfig, AgentError, ConfigError, Overrides, load, require_floors
 from edge_agent.fusion import FusionError, fuse
 from edge_agent.hw import cancellation_point
 from protocols.gpio_lines import GPIO_LINES
@@ -564,6 +564,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--gpio-sim", metavar="HOST:PORT", help="take the sensor levels from elev-sim --gpio-serve")
     p.add_argument("--broker", metavar="URL", help="mqtt://[user:password@]host:port or mqtts://...")
     p.add_argument("--device-id", help="this elevator's id")
+    p.add_argument("--floors", metavar="LOW..HIGH", help="the building's floors, e.g. -1..12 ([elevator] in FILE)")
     p.add_argument(
         "--seconds", type=float, default=60.0, metavar="N", help="watch at most N s (default 60; ends early on pass)"
     )
@@ -600,8 +601,10 @@ def main(argv: list[str] | None = None) -> int:
                 modbus_rtu=args.modbus_rtu,
                 data_dir=".",  # check keeps no data; the directory is never used
                 gpio_sim=args.gpio_sim,
+                floors=args.floors,
             ),
         )
+        require_floors(cfg)
     except ConfigError as exc:
         if args.debug:
             raise

@@ -14,7 +14,9 @@ Layout of the file (every key optional except where the surface contract makes t
                  timeout_s, retries, min_gap_ms, backoff_max_s, frame_gap_ms
     [gpio]       pin_factory = "native" | "sim", sim = "host:port", absent = ["presence"],
                  inverted = ["mains"], [gpio.pins] door_closed = 17, ...
-    [elevator]   lowest_floor, highest_floor, rated_speed_mm_s (0 = read from the controller)
+    [elevator]   lowest_floor, highest_floor (required by `run` and `check`, or --floors LOW..HIGH: the
+                 controller reports landings 1..N, not the building's floor numbers nor N),
+                 rated_speed_mm_s (0 or absent = read register 0x1011 from the controller)
     [agent]      poll_period_ms, heartbeat_s, comms_lost_after_s, status_flush_s, status_file_s,
                  clock_synced = "auto" | "yes" | "no", watchdog_stale_s
     [outbox]     max_mb, max_records
@@ -35,6 +37,7 @@ from urllib.parse import unquote, urlsplit
 
 from edge_agent.report.policy import POLICIES, ReportConfig
 from protocols.gpio_lines import GPIO_LINES
+from protocols.logs import mask_credentials
 from protocols.topics import TopicError, validate_device_id
 
 
@@ -68,14 +71,15 @@ class BrokerConfig:
     def from_url(cls, url: str, where: str) -> BrokerConfig:
         """`mqtt://[user:password@]host:port` or `mqtts://...`; the error names `where`."""
         parts = urlsplit(url)
+        shown = mask_credentials(repr(url))  # an error line is printed and logged: never the password
         if parts.scheme not in ("mqtt", "mqtts"):
-            raise ConfigError(f"{where}: {url!r} must start with mqtt:// or mqtts://")
+            raise ConfigError(f"{where}: {shown} must start with mqtt:// or mqtts://")
         if not parts.hostname:
-            raise ConfigError(f"{where}: {url!r} has no host")
+            raise ConfigError(f"{where}: {shown} has no host")
         try:
             port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
         except ValueError:
-            raise ConfigError(f"{where}: {url!r} has a bad port") from None
+            raise ConfigError(f"{where}: {shown} has a bad port") from None
         user = unquote(parts.username) if parts.username else None
         password = unquote(parts.password) if parts.password else None
         return cls(parts.hostname, port, parts.scheme == "mqtts", user, password)
@@ -114,8 +118,9 @@ class GpioConfig:
 @dataclass(frozen=True, slots=True)
 class ElevatorConfig:
     lowest_floor: int = 1
-    highest_floor: int = 64  # unknown by default: overtravel_top and position_lost above it need the real value
+    highest_floor: int = 64  # placeholder: `run` and `check` refuse to start unless floors_given
     rated_speed_mm_s: int = 0  # 0: read register 0x1011 from the controller
+    floors_given: bool = False  # lowest_floor and highest_floor came from the file or --floors
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +182,27 @@ class Overrides:
     modbus_rtu: str | None = None
     data_dir: str | None = None
     gpio_sim: str | None = None
+    floors: str | None = None  # "LOW..HIGH", e.g. "-1..12"
+
+
+def require_floors(cfg: AgentConfig) -> None:
+    """Refuse to run on guessed floors: overtravel and position_lost are judged against them."""
+    if not cfg.elevator.floors_given:
+        where = "" if cfg.source == "<flags>" else f"{cfg.source}: "
+        raise ConfigError(
+            f"{where}[elevator] lowest_floor and highest_floor are required (the controller reports landings,"
+            " not the building's floors), or --floors LOW..HIGH (e.g. --floors -1..12)"
+        )
+
+
+def parse_floors(text: str, where: str) -> tuple[int, int]:
+    low, sep, high = text.partition("..")
+    try:
+        if not sep:
+            raise ValueError
+        return int(low), int(high)
+    except ValueError:
+        raise ConfigError(f"{where}: {text!r} must be LOW..HIGH, e.g. -1..12") from None
 
 
 def parse_host_port(text: str, where: str, default_port: int | None = None) -> tuple[str, int]:
@@ -366,9 +392,16 @@ def build(data: Mapping[str, Any], source: str, flags: Overrides = Overrides()) 
     e = top.sub("elevator")
     lowest = e.number("lowest_floor", 1, -99, 999, integer=True)
     highest = e.number("highest_floor", max(lowest, 1) + 63, -99, 999, integer=True)
+    given = "lowest_floor" in e.data and "highest_floor" in e.data
+    high_where = e.where("highest_floor")
+    if flags.floors is not None:
+        lowest, highest = parse_floors(flags.floors, "--floors")
+        given, high_where = True, "--floors"
+        if not (-99 <= lowest <= 999 and -99 <= highest <= 999):
+            raise ConfigError(f"--floors: {flags.floors!r} is out of range -99..999")
     if highest < lowest:
-        raise ConfigError(f"{e.where('highest_floor')}: {highest} is below lowest_floor {lowest}")
-    elevator = ElevatorConfig(lowest, highest, e.number("rated_speed_mm_s", 0, 0, 20000, integer=True))
+        raise ConfigError(f"{high_where}: {highest} is below lowest_floor {lowest}")
+    elevator = ElevatorConfig(lowest, highest, e.number("rated_speed_mm_s", 0, 0, 20000, integer=True), given)
     e.reject_unknown()
 
     # [agent]

@@ -1,7 +1,10 @@
 """`elev-agent run`: the gateway daemon (see edge_agent/agent.py for what runs inside).
 
     elev-agent run --device-id ID (--modbus-tcp HOST:PORT | --modbus-rtu DEVICE) --broker URL
-                   --data-dir DIR [--gpio-sim HOST:PORT] [--config FILE] [--debug]
+                   --data-dir DIR [--floors LOW..HIGH] [--gpio-sim HOST:PORT] [--config FILE] [--debug]
+
+The building's floors ([elevator] lowest_floor/highest_floor or --floors) are required: the
+controller reports landings 1..N, so the agent cannot learn them and never guesses.
 
 Exit codes: 0 clean stop (SIGTERM / SIGINT), 1 a loop died (systemd restarts the service),
 2 bad command line or configuration (one line on stderr naming the file and key).
@@ -15,7 +18,8 @@ import logging
 import signal
 import sys
 
-from edge_agent.config import AgentConfig, AgentError, ConfigError, Overrides, load
+from edge_agent.config import AgentConfig, AgentError, ConfigError, Overrides, load, require_floors
+from protocols import logs
 
 log = logging.getLogger("edge_agent")
 
@@ -28,18 +32,21 @@ def parser() -> argparse.ArgumentParser:
     link.add_argument("--modbus-rtu", metavar="DEVICE", help="controller over Modbus RTU (e.g. /dev/ttyUSB0)")
     p.add_argument("--broker", metavar="URL", help="mqtt://[user:password@]host:port or mqtts://...")
     p.add_argument("--data-dir", metavar="DIR", help="where the outbox and status file live")
+    p.add_argument("--floors", metavar="LOW..HIGH", help="the building's floors, e.g. -1..12 ([elevator] in FILE)")
     p.add_argument("--gpio-sim", metavar="HOST:PORT", help="take the sensor levels from elev-sim --gpio-serve")
     p.add_argument("--config", metavar="FILE", help="TOML configuration; flags override it")
+    p.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        help="text lines (timestamped unless under journald) or JSON lines (default $ELEV_LOG_FORMAT or text)",
+    )
     p.add_argument("--debug", action="store_true", help="verbose logs and tracebacks")
     return p
 
 
-def setup_logging(debug: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def setup_logging(debug: bool, fmt: str | None = None) -> None:
+    """protocols.logs: journald-aware timestamps, optional JSON lines, credentials masked."""
+    logs.configure(debug, fmt)
     # pymodbus logs every failed request at error level; the bus owner logs an outage once instead.
     logging.getLogger("pymodbus").setLevel(logging.DEBUG if debug else logging.CRITICAL)
     if not debug:
@@ -98,7 +105,7 @@ async def _main(cfg: AgentConfig) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(sys.argv[1:] if argv is None else argv)
-    setup_logging(args.debug)
+    setup_logging(args.debug, args.log_format)
     try:
         cfg = load(
             args.config,
@@ -109,12 +116,14 @@ def main(argv: list[str] | None = None) -> int:
                 modbus_rtu=args.modbus_rtu,
                 data_dir=args.data_dir,
                 gpio_sim=args.gpio_sim,
+                floors=args.floors,
             ),
         )
+        require_floors(cfg)
     except ConfigError as exc:
         if args.debug:
             raise
-        print(f"elev-agent run: {exc}", file=sys.stderr)
+        print(f"elev-agent run: {logs.mask_credentials(str(exc))}", file=sys.stderr)
         return 2
     try:
         return asyncio.run(_main(cfg))
@@ -126,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         leaves = _leaves(exc)
         for e in leaves:
             what = str(e) if isinstance(e, AgentError) else f"{type(e).__name__}: {e}"
-            print(f"elev-agent run: {what}", file=sys.stderr)
+            print(f"elev-agent run: {logs.mask_credentials(what)}", file=sys.stderr)
         return 2 if all(isinstance(e, ConfigError) for e in leaves) else 1
 
 

@@ -1,10 +1,14 @@
-"""`elev-agent status --data-dir DIR`: what a running (or stopped) agent is doing, for a person on site.
+"""`elev-agent status (--data-dir DIR | --config FILE)`: what a running (or stopped) agent is doing.
 
 Reads the `status.json` the agent rewrites every few seconds and the outbox database itself
 (read-only), so it works while the agent runs, after it died, and without talking to it. Prints
 the link state, the outbox depth and its oldest unacknowledged record, and the error counters;
-`--json` prints the same as one JSON object. Exit 0 when a fresh status file says the agent is
-running, 1 when it looks stopped or stale, 2 when DIR holds no agent data.
+`--json` prints the same as one JSON object (with `"running": true|false`).
+
+Whether the agent runs is decided by its process, not by the file's age: the pid the file names
+must exist and be an `elev-agent` (or `python -m edge_agent...`) process. A live process whose file
+stopped changing is reported as hung. Exit 0 when the agent runs and updates its file, 1 when it is
+stopped or hung, 2 when DIR holds no agent data or the command line / configuration is unusable.
 """
 
 from __future__ import annotations
@@ -17,9 +21,38 @@ import time
 from pathlib import Path
 from typing import Any
 
-from edge_agent.config import OUTBOX_FILE, STATUS_FILE
+from edge_agent.config import OUTBOX_FILE, STATUS_FILE, ConfigError, load_file
 
+# A live process whose status file is older than this is reported hung (the agent rewrites it every
+# status_file_s, 5 s by default; --config FILE gives the real period and the bound is 3 periods).
 STALE_S = 30.0
+
+
+def process_alive(pid: object) -> bool:
+    """Is `pid` a running agent? A pid reused by another program after a crash does not count."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    if Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z":
+        return False  # a zombie: exited, not yet reaped by its parent
+    words = cmdline.decode(errors="replace").split("\0")
+    return any(w.endswith("elev-agent") or w.startswith("edge_agent") for w in words)
+
+
+def liveness(status: dict[str, Any] | None, stale_s: float) -> tuple[bool, str]:
+    """(running, what to print after the device id)."""
+    if status is None:
+        return False, "no status file (never started here?)"
+    pid = status.get("pid")
+    age = time.time() - status.get("updated_wall_ms", 0) / 1000
+    if not process_alive(pid):
+        return False, f"STOPPED (pid {pid} is not running; last status {_age(status.get('updated_wall_ms'))} ago)"
+    if age > stale_s:
+        return False, f"HUNG? pid {pid} runs but its status file is {age:.0f} s old"
+    return True, f"running, pid {pid}, up {status.get('uptime_s')} s"
 
 
 def outbox_summary(path: Path) -> dict[str, Any] | None:
@@ -58,16 +91,13 @@ def _age(ms: int | None) -> str:
     return f"{s:.0f} s" if s < 120 else f"{s / 60:.0f} min" if s < 7200 else f"{s / 3600:.1f} h"
 
 
-def render(status: dict[str, Any] | None, outbox: dict[str, Any] | None) -> str:
+def render(status: dict[str, Any] | None, outbox: dict[str, Any] | None, stale_s: float = STALE_S) -> str:
     lines = []
+    _, state = liveness(status, stale_s)
     if status is None:
-        lines.append("agent:      no status file (never started here?)")
+        lines.append(f"agent:      {state}")
     else:
-        age = time.time() - status.get("updated_wall_ms", 0) / 1000
-        state = "running" if age < STALE_S else f"NOT running (status {age:.0f} s old)"
-        lines.append(
-            f"agent:      {status.get('device_id')} {state}, pid {status.get('pid')}, up {status.get('uptime_s')} s"
-        )
+        lines.append(f"agent:      {status.get('device_id')} {state}")
         link = status.get("link", {})
         lines.append(
             f"link:       {'online' if link.get('online') else 'OFFLINE'} to {link.get('broker')}"
@@ -116,10 +146,16 @@ def render(status: dict[str, Any] | None, outbox: dict[str, Any] | None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="elev-agent status", description="Show what the agent in DIR is doing.")
-    p.add_argument("--data-dir", required=True, metavar="DIR")
+    p.add_argument("--data-dir", metavar="DIR", help="the agent's data directory (overrides data_dir of --config)")
+    p.add_argument("--config", metavar="FILE", help="the agent's TOML configuration (its data_dir)")
     p.add_argument("--json", action="store_true", help="one JSON object instead of text")
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
-    data = Path(args.data_dir)
+    try:
+        data_dir, stale_s = _where(args.data_dir, args.config)
+    except ConfigError as exc:
+        print(f"elev-agent status: {exc}", file=sys.stderr)
+        return 2
+    data = Path(data_dir)
     status: dict[str, Any] | None = None
     try:
         status = json.loads((data / STATUS_FILE).read_text())
@@ -131,12 +167,31 @@ def main(argv: list[str] | None = None) -> int:
     if status is None and outbox is None:
         print(f"elev-agent status: {data}: no agent data (status.json or outbox.db)", file=sys.stderr)
         return 2
+    running, _ = liveness(status, stale_s)
     if args.json:
-        print(json.dumps({"status": status, "outbox": outbox}))
+        print(json.dumps({"running": running, "status": status, "outbox": outbox}))
     else:
-        print(render(status, outbox))
-    fresh = status is not None and time.time() - status.get("updated_wall_ms", 0) / 1000 < STALE_S
-    return 0 if fresh else 1
+        print(render(status, outbox, stale_s))
+    return 0 if running else 1
+
+
+def _where(data_dir: str | None, config: str | None) -> tuple[str, float]:
+    """The data directory and the staleness bound from the flags and, if given, the config file."""
+    stale_s = STALE_S
+    if config is not None:
+        doc = load_file(config)
+        agent = doc.get("agent", {})
+        period = agent.get("status_file_s") if isinstance(agent, dict) else None
+        if isinstance(period, (int, float)) and not isinstance(period, bool) and period > 0:
+            stale_s = max(3 * float(period), 2.0)
+        if data_dir is None:
+            value = doc.get("data_dir")
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"{config}: data_dir: missing (or give --data-dir DIR)")
+            data_dir = value
+    if data_dir is None:
+        raise ConfigError("--data-dir DIR or --config FILE is required")
+    return data_dir, stale_s
 
 
 if __name__ == "__main__":

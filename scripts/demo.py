@@ -43,6 +43,13 @@ class DemoLift:
     story: str
     scenario: str
 
+    def floors(self) -> str:
+        """The agent's --floors from the scenario's [elevator] table (the same building)."""
+        import tomllib
+
+        e = tomllib.loads(self.scenario)["elevator"]
+        return f"{e['lowest_floor']}..{e['highest_floor']}"
+
 
 LIFTS = (
     DemoLift(
@@ -156,7 +163,7 @@ class Demo:
             self.start(
                 f"agent-{lift.device_id}",
                 [str(BIN / "elev-agent"), "run", "--device-id", lift.device_id, "--modbus-tcp", f"127.0.0.1:{modbus}"]
-                + ["--gpio-sim", f"127.0.0.1:{gpio}", "--broker", broker]
+                + ["--gpio-sim", f"127.0.0.1:{gpio}", "--broker", broker, "--floors", lift.floors()]
                 + ["--data-dir", str(self.workdir / f"agent-{lift.device_id}")],
             )
         self.wait_healthy()

@@ -144,7 +144,7 @@ def test_silent_controller_and_missing_broker_fail_with_reasons(tmp_path: Path, 
     sim.inject("comms_loss", "--duration-s", "60")
     started = time.monotonic()
     done = subprocess.run(
-        [str(BIN / "elev-agent"), "check", "--device-id", "lift-1", "--modbus-tcp", sim.modbus]
+        [str(BIN / "elev-agent"), "check", "--device-id", "lift-1", "--modbus-tcp", sim.modbus, "--floors", "-1..12"]
         + ["--gpio-sim", sim.gpio, "--broker", broker.url, "--seconds", "8", "--skip", "clock"],
         capture_output=True,
         text=True,
