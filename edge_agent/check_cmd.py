@@ -564,7 +564,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--gpio-sim", metavar="HOST:PORT", help="take the sensor levels from elev-sim --gpio-serve")
     p.add_argument("--broker", metavar="URL", help="mqtt://[user:password@]host:port or mqtts://...")
     p.add_argument("--device-id", help="this elevator's id")
-    p.add_argument("--floors", metavar="LOW..HIGH", help="the building's floors, e.g. -1..12 ([elevator] in FILE)")
+    p.add_argument(
+        "--floors", metavar="LOW..HIGH", help="the building's floors, e.g. --floors=-1..12 ([elevator] in FILE)"
+    )
     p.add_argument(
         "--seconds", type=float, default=60.0, metavar="N", help="watch at most N s (default 60; ends early on pass)"
     )

@@ -191,7 +191,7 @@ def require_floors(cfg: AgentConfig) -> None:
         where = "" if cfg.source == "<flags>" else f"{cfg.source}: "
         raise ConfigError(
             f"{where}[elevator] lowest_floor and highest_floor are required (the controller reports landings,"
-            " not the building's floors), or --floors LOW..HIGH (e.g. --floors -1..12)"
+            " not the building's floors), or --floors LOW..HIGH (e.g. --floors=-1..12)"
         )
 
 

@@ -32,7 +32,9 @@ def parser() -> argparse.ArgumentParser:
     link.add_argument("--modbus-rtu", metavar="DEVICE", help="controller over Modbus RTU (e.g. /dev/ttyUSB0)")
     p.add_argument("--broker", metavar="URL", help="mqtt://[user:password@]host:port or mqtts://...")
     p.add_argument("--data-dir", metavar="DIR", help="where the outbox and status file live")
-    p.add_argument("--floors", metavar="LOW..HIGH", help="the building's floors, e.g. -1..12 ([elevator] in FILE)")
+    p.add_argument(
+        "--floors", metavar="LOW..HIGH", help="the building's floors, e.g. --floors=-1..12 ([elevator] in FILE)"
+    )
     p.add_argument("--gpio-sim", metavar="HOST:PORT", help="take the sensor levels from elev-sim --gpio-serve")
     p.add_argument("--config", metavar="FILE", help="TOML configuration; flags override it")
     p.add_argument(

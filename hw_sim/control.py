@@ -63,6 +63,12 @@ def handle_request(cars: Sequence[LiveElevator], request: object) -> dict[str, A
     faults = _known_faults()
     if fault not in faults:
         return {"ok": False, "error": f"unknown fault {fault!r}; known: {', '.join(sorted(faults))}"}
+    if fault == "serial_noise" and not car.serves_rtu:
+        return {
+            "ok": False,
+            "error": "serial_noise damages Modbus RTU frames and this simulator serves no RTU line "
+            "(start it with --modbus-rtu auto); to silence the controller on TCP use comms_loss",
+        }
     duration_s = request.get("duration_s")
     if duration_s is not None and (
         isinstance(duration_s, bool) or not isinstance(duration_s, int | float) or duration_s <= 0

@@ -36,8 +36,31 @@ def parse_param(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
+def faults_help() -> str:
+    """The epilog of --help: every fault, its own keys with their defaults, and its default duration."""
+    from hw_sim.scenario import DEFAULT_DURATION_S, INJECTABLE, fault_keys
+
+    lines = ["faults (key=default ...; duration when --duration-s is not given):"]
+    for name in sorted(INJECTABLE):
+        keys = " ".join(
+            f"{k}={'auto' if default is None else str(default).lower() if isinstance(default, bool) else default}"
+            for k, (_, default) in fault_keys(name).items()
+        )
+        duration = DEFAULT_DURATION_S.get(name, 0.0)
+        until = f"{duration:g} s" if duration else "until done"
+        note = "  (RTU line only)" if name == "serial_noise" else ""
+        lines.append(f"  {name:24s} {until:>10s}  {keys}{note}".rstrip())
+    lines += ["", "example: elev-sim inject --control 127.0.0.1:7502 trap_between_floors --duration-s 60"]
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="elev-sim inject", description="Inject a fault into a running simulator.")
+    p = argparse.ArgumentParser(
+        prog="elev-sim inject",
+        description="Inject a fault into a running simulator.",
+        epilog=faults_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--control", metavar="HOST:PORT", required=True, help="the simulator's --control address")
     p.add_argument("fault", nargs="?", metavar="FAULT", help="fault name, as in a scenario's [[inject]] table")
     p.add_argument("params", nargs="*", metavar="key=value", help="the fault's own keys")

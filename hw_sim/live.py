@@ -73,6 +73,7 @@ class LiveElevator:
         self.registers: dict[int, int] = {}
         self.levels: dict[str, bool] = {}
         self.serial_noise: dict[str, Any] = {}  # parameters of the serial_noise fault now running
+        self.serves_rtu = False  # set by RtuLine.start: serial_noise damages RTU frames only
         self.tick()
 
     # --- what the servers read -------------------------------------------------------------

@@ -376,6 +376,7 @@ class RtuLine:
         handler = self._server.handle_new_connection()
         self._transport = _LineTransport(self, handler)
         self._junk_task = asyncio.create_task(self._junk_loop(), name="rtu-junk")
+        self.car.serves_rtu = True  # serial_noise can act now (the control socket refuses it otherwise)
         return context.stats
 
     async def close(self) -> None:

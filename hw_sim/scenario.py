@@ -100,6 +100,12 @@ _PARAMS: dict[str, dict[str, tuple[str, Any]]] = {
     "out_of_service": {},
 }
 
+
+def fault_keys(fault: str) -> dict[str, tuple[str, Any]]:
+    """A fault's own keys: name -> (type, default), `None` default = chosen by the model."""
+    return dict(_PARAMS.get(fault, {}))
+
+
 # Default fault durations (s): long enough that every rule involved has time to fire.
 DEFAULT_DURATION_S: dict[str, float] = {
     "trap_between_floors": 180.0,

@@ -163,7 +163,7 @@ class Demo:
             self.start(
                 f"agent-{lift.device_id}",
                 [str(BIN / "elev-agent"), "run", "--device-id", lift.device_id, "--modbus-tcp", f"127.0.0.1:{modbus}"]
-                + ["--gpio-sim", f"127.0.0.1:{gpio}", "--broker", broker, "--floors", lift.floors()]
+                + ["--gpio-sim", f"127.0.0.1:{gpio}", "--broker", broker, f"--floors={lift.floors()}"]
                 + ["--data-dir", str(self.workdir / f"agent-{lift.device_id}")],
             )
         self.wait_healthy()

@@ -111,7 +111,7 @@ class Tmux:
 
 def test_healthy_lift_passes_live_in_a_terminal(tmp_path: Path, broker: Broker, sim: Sim) -> None:
     cmd = (
-        f"{BIN / 'elev-agent'} check --device-id lift-1 --modbus-tcp {sim.modbus} --gpio-sim {sim.gpio} "
+        f"{BIN / 'elev-agent'} check --device-id lift-1 --floors=-1..12 --modbus-tcp {sim.modbus} --gpio-sim {sim.gpio} "
         f"--broker {broker.url} --seconds 70 --skip clock 2>{tmp_path / 'check.err'}"
     )
     term = Tmux(tmp_path, cmd)
@@ -144,7 +144,7 @@ def test_silent_controller_and_missing_broker_fail_with_reasons(tmp_path: Path, 
     sim.inject("comms_loss", "--duration-s", "60")
     started = time.monotonic()
     done = subprocess.run(
-        [str(BIN / "elev-agent"), "check", "--device-id", "lift-1", "--modbus-tcp", sim.modbus, "--floors", "-1..12"]
+        [str(BIN / "elev-agent"), "check", "--device-id", "lift-1", "--modbus-tcp", sim.modbus, "--floors=-1..12"]
         + ["--gpio-sim", sim.gpio, "--broker", broker.url, "--seconds", "8", "--skip", "clock"],
         capture_output=True,
         text=True,

@@ -29,7 +29,7 @@ def test_run_and_check_refuse_without_floors(tmp_path: Path, command: str) -> No
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.strip() == (
         f"elev-agent {command}: {conf}: [elevator] lowest_floor and highest_floor are required (the controller"
-        " reports landings, not the building's floors), or --floors LOW..HIGH (e.g. --floors -1..12)"
+        " reports landings, not the building's floors), or --floors LOW..HIGH (e.g. --floors=-1..12)"
     )
 
 
