@@ -111,7 +111,8 @@ class Tmux:
 
 def test_healthy_lift_passes_live_in_a_terminal(tmp_path: Path, broker: Broker, sim: Sim) -> None:
     cmd = (
-        f"{BIN / 'elev-agent'} check --device-id lift-1 --floors=-1..12 --modbus-tcp {sim.modbus} --gpio-sim {sim.gpio} "
+        f"{BIN / 'elev-agent'} check --device-id lift-1 --floors=-1..12 --modbus-tcp {sim.modbus} "
+        f"--gpio-sim {sim.gpio} "
         f"--broker {broker.url} --seconds 70 --skip clock 2>{tmp_path / 'check.err'}"
     )
     term = Tmux(tmp_path, cmd)
