@@ -147,7 +147,7 @@ async def measure(seconds: float, transport: str, workdir: Path) -> dict[str, ob
         runtime = tempfile.mkdtemp(prefix="elev-agent-run-", dir=shm)
         agent = subprocess.Popen(
             [str(BIN / "elev-agent"), "run", "--device-id", "bench-1", *link, "--gpio-sim", f"127.0.0.1:{gp}"]
-            + ["--broker", f"mqtt://127.0.0.1:{mq}", "--data-dir", str(data)],
+            + ["--broker", f"mqtt://127.0.0.1:{mq}", "--data-dir", str(data), "--floors=-1..12"],
             stderr=open(workdir / "agent.log", "wb"),
             env={**os.environ, "RUNTIME_DIRECTORY": runtime},
         )

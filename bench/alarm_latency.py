@@ -110,6 +110,7 @@ def measure(n: int, poll_s: float, work: Path) -> dict[str, object]:
         cfg.write_text('[agent]\nclock_synced = "yes"\n')
         agent = _stack.start(
             [str(_stack.BIN / "elev-agent"), "run", "--device-id", DEVICE, "--modbus-tcp", f"127.0.0.1:{mb}"]
+            + ["--floors=-1..12"]  # the simulator's default building
             + ["--gpio-sim", f"127.0.0.1:{gp}", "--broker", f"mqtt://127.0.0.1:{mq}", "--data-dir", str(work / "agent")]
             + ["--config", str(cfg)],
             work / "agent.log",

@@ -155,6 +155,7 @@ def test_console_shows_entrapment_and_moves_case_on_site(tmp_path: Path, broker:
     stack.start(
         "agent",
         [str(BIN / "elev-agent"), "run", "--device-id", DEVICE, "--modbus-tcp", f"127.0.0.1:{modbus_port}"]
+        + ["--floors=1..10"]  # SCENARIO's building
         + ["--gpio-sim", f"127.0.0.1:{gpio_port}", "--broker", broker.url, "--data-dir", str(tmp_path / "agent")],
     )
 
