@@ -134,10 +134,19 @@ def print_gateway_files(device_id: str, broker: str, password: str | None, ca_fi
     print("")
     print("--- /etc/smart-elevator/agent.toml (mode 0640 root:elev-agent) ---")
     print(f'device_id = "{device_id}"')
+    print('data_dir = "/var/lib/smart-elevator"')
     print("[broker]")
     print(f'url = "{scheme}://{login}{hostport}"')
     if ca_file:
         print('ca_file = "/etc/smart-elevator/ca.crt"')
+    print("[modbus]")
+    print('rtu = "/dev/ttyUSB0"          # FILL IN: the RS485 adapter (or tcp = "HOST:502", and no rtu)')
+    print("baud = 19200                 # FILL IN: the controller's Modbus baud rate (parity N, 1 stop bit)")
+    print("unit_id = 1")
+    print("[elevator]                   # FILL IN both floors: the agent refuses to start without them")
+    print("# lowest_floor = -1          # the building's floor number of the lowest landing")
+    print("# highest_floor = 12")
+    print("rated_speed_mm_s = 0         # 0: read from the controller; or the nameplate's speed")
     if ca_file:
         print("--- /etc/smart-elevator/ca.crt ---")
         print(read_ca(ca_file).rstrip("\n"))
@@ -228,7 +237,8 @@ async def _run(args: argparse.Namespace) -> int:
         if password:
             print(
                 f"agent:     elev-agent run --device-id {args.device_id} --broker "
-                f"{where.split('://')[0]}://{args.device_id}:{password}@{where.split('://')[1]} …"
+                f"{where.split('://')[0]}://{args.device_id}:{password}@{where.split('://')[1]} "
+                "--modbus-rtu /dev/ttyUSB0 --floors=LOW..HIGH --data-dir /var/lib/smart-elevator"
             )
             print("(the password is shown only now; reload Mosquitto to apply: systemctl reload mosquitto)")
         print_gateway_files(args.device_id, where, password, getattr(args, "ca_file", None))
