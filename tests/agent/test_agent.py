@@ -174,3 +174,25 @@ async def test_process_notify_kill_9_last_will_restart_and_sigterm(tmp_path: Pat
             note.close()
     seqs = acker.seqs()
     assert set(seqs) >= set(range(1, max(seqs) + 1)) - {0}, "no hole in the stream across kill -9"
+
+
+async def test_a_restarted_agent_continues_its_fault_and_clears_it_once(
+    tmp_path: Path, broker: Broker, sim: Sim
+) -> None:
+    """Stopped while controller_fault is raised, the agent restarts from its outbox's active set:
+    no second raise while the fault lasts, one clear (this stream) when it ends."""
+    cfg = config(tmp_path, broker, sim, "lift-r")
+    async with Acker(broker.port) as acker:
+        async with agent_running(cfg):
+            await until(lambda: any(r.kind is RecordKind.STATUS for _, _, r in acker.arrivals), 10, "the first status")
+            sim.inject("controller_fault", 8.0)
+            await until(lambda: any(e.type == "controller_fault" for e in events(acker)), 10, "the raise")
+        async with agent_running(cfg):
+            await until(
+                lambda: [e.action for e in events(acker) if e.type == "controller_fault"] == ["raise", "clear"],
+                25,
+                "the clear after the restart",
+            )
+        faults = [e for e in events(acker) if e.type == "controller_fault"]
+    assert [e.action for e in faults] == [Action.RAISE, Action.CLEAR], faults
+    assert not faults[1].after_restart, "the fault still held at the restart: an ordinary clear"
