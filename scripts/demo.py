@@ -12,6 +12,7 @@ the exit status is 0 when the trapped elevator's entrapment alarm reached the co
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import secrets
@@ -239,6 +240,8 @@ def missing_parts() -> list[str]:
 
 
 def main() -> int:
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)  # piped (| tee, CI) the story still arrives line by line
     missing = missing_parts()
     if missing:
         print(f"demo: not built yet: {', '.join(missing)}; nothing to run end to end", file=sys.stderr)
