@@ -10,6 +10,7 @@ SUBCOMMANDS = {
     "run": ("collector.run_cmd", "run the ingest daemon: MQTT ingest, store, alarms, HTTP API"),
     "devices": ("collector.devices_cmd", "register, list and remove elevators (and broker credentials)"),
     "check-config": ("collector.check_config_cmd", "validate a configuration file (--config FILE) and exit"),
+    "broker-config": ("collector.broker.config_cmd", "write a runnable Mosquitto configuration with the access rules"),
     "platform": ("collector.platform.service", "rescue, maintenance, statistics, registry; county->city feed, city"),
 }
 
@@ -20,7 +21,7 @@ def _usage() -> str:
         "",
         "commands:",
     ]
-    lines += [f"  {name:12s} {help_}" for name, (_, help_) in SUBCOMMANDS.items()]
+    lines += [f"  {name:13s} {help_}" for name, (_, help_) in SUBCOMMANDS.items()]
     return "\n".join(lines)
 
 

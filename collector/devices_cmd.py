@@ -1,6 +1,11 @@
-"""`elev-collector devices add|list|remove`: the registry, and the broker's password and ACL files.
+"""`elev-collector devices add|list|remove`: the registry, and the device's broker login.
 
-Frames from a device not in the registry are refused. When `--password-file` and `--acl-file` are
+Frames from a device not in the registry are refused. With `--broker-config DIR` (a directory
+written by `elev-collector broker-config`) `add` creates the device's login in Mosquitto's
+dynamic-security rules (collector.broker.dynsec: its own topics only, client id pinned to
+`elev-agent-ID`), applied to the running broker at once, and `remove` deletes it.
+
+Older setups: when `--password-file` and `--acl-file` are
 given, the same command keeps Mosquitto in step: `add` creates the device's login (username = the
 device id, a generated password printed once for the installer) and `remove` deletes it; the ACL
 file is rewritten from the registry each time, so a device may publish only `elev/v1/ID/up` and
@@ -26,6 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from collector.broker import files
 from collector.config import DEFAULT_DB_URL, BrokerAddress, read_toml
 from collector.errors import CollectorError, ConfigError, DeviceError
 from collector.store import open_store
@@ -50,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--debug", action="store_true")
 
     def broker_files(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "--broker-config",
+            metavar="DIR",
+            help="a directory written by `elev-collector broker-config`: the login is applied to the broker",
+        )
         sp.add_argument("--password-file", metavar="FILE", help="Mosquitto password file to maintain")
         sp.add_argument("--acl-file", metavar="FILE", help="Mosquitto ACL file to rewrite from the registry")
         sp.add_argument("--collector-user", default="collector", help="the collectors' broker login (collector)")
@@ -196,6 +207,12 @@ async def _run(args: argparse.Namespace) -> int:
         except topics.TopicError as exc:
             raise DeviceError(str(exc)) from None
     pw_file = Path(args.password_file) if getattr(args, "password_file", None) else None
+    broker_dir = Path(args.broker_config) if getattr(args, "broker_config", None) else None
+    if broker_dir is not None and (pw_file is not None or getattr(args, "acl_file", None)):
+        raise ConfigError("--broker-config replaces --password-file/--acl-file: give one or the other")
+    if broker_dir is not None:
+        files.read_admin(files.Layout(broker_dir))  # refuse a bad directory before anything is registered
+    applied = ""
     acl_file = Path(args.acl_file) if getattr(args, "acl_file", None) else None
     async with open_store(db) as store:
         if args.action == "list":
@@ -215,11 +232,20 @@ async def _run(args: argparse.Namespace) -> int:
             if pw_file is not None:
                 password = secrets.token_urlsafe(18)
                 set_password(pw_file, args.device_id, password)
+            if broker_dir is not None:
+                password = secrets.token_urlsafe(18)
+                try:
+                    applied = await files.add_device(broker_dir, args.device_id, password)
+                except CollectorError:
+                    await store.remove_device(args.device_id)  # no registered device without its login
+                    raise
         else:
             if not await store.remove_device(args.device_id):
                 raise DeviceError(f"device {args.device_id} is not registered")
             if pw_file is not None:
                 delete_password(pw_file, args.device_id)
+            if broker_dir is not None:
+                applied = await files.remove_device(broker_dir, args.device_id)
         if acl_file is not None:
             ids = [d.device_id for d in await store.devices()]
             _atomic_write(acl_file, acl_text(ids, args.collector_user))
@@ -232,7 +258,7 @@ async def _run(args: argparse.Namespace) -> int:
         )
         print(f"device_id: {args.device_id}")
         print(f"username:  {args.device_id}")
-        print(f"password:  {password if password else '(broker logins not managed here: no --password-file)'}")
+        print(f"password:  {password if password else '(broker logins not managed here: no --broker-config)'}")
         print(f"broker:    {where}")
         if password:
             print(
@@ -240,10 +266,13 @@ async def _run(args: argparse.Namespace) -> int:
                 f"{where.split('://')[0]}://{args.device_id}:{password}@{where.split('://')[1]} "
                 "--modbus-rtu /dev/ttyUSB0 --floors=LOW..HIGH --data-dir /var/lib/smart-elevator"
             )
-            print("(the password is shown only now; reload Mosquitto to apply: systemctl reload mosquitto)")
+            if applied:
+                print(f"(the password is shown only now; broker login {applied})")
+            else:
+                print("(the password is shown only now; reload Mosquitto to apply: systemctl reload mosquitto)")
         print_gateway_files(args.device_id, where, password, getattr(args, "ca_file", None))
     else:
-        print(f"removed {args.device_id}")
+        print(f"removed {args.device_id}" + (f" (broker login {applied})" if applied else ""))
     return 0
 
 
