@@ -65,8 +65,13 @@ def mosquitto(work: Path) -> tuple[subprocess.Popen[bytes], int]:
     return proc, port
 
 
-def collector(work: Path, mqtt_port: int, devices: list[str]) -> tuple[subprocess.Popen[bytes], str]:
-    """`elev-collector run` on SQLite with the devices registered; returns (process, API base URL)."""
+def collector(
+    work: Path, mqtt_port: int, devices: list[str], broker_url: str | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`elev-collector run` on SQLite with the devices registered; returns (process, API base URL).
+
+    `broker_url` (with the collector's login) replaces the anonymous mqtt://127.0.0.1:PORT.
+    """
     db = f"sqlite:///{work}/collector.db"
     for dev in devices:
         add = [str(BIN / "elev-collector"), "devices", "add", dev, "--db", db]
@@ -75,7 +80,7 @@ def collector(work: Path, mqtt_port: int, devices: list[str]) -> tuple[subproces
     token.write_text(TOKEN + "\n")
     http = free_port()
     proc = start(
-        [str(BIN / "elev-collector"), "run", "--broker", f"mqtt://127.0.0.1:{mqtt_port}", "--db", db]
+        [str(BIN / "elev-collector"), "run", "--broker", broker_url or f"mqtt://127.0.0.1:{mqtt_port}", "--db", db]
         + ["--http", f"127.0.0.1:{http}", "--api-token-file", str(token), "--client-id", f"bench-col-{http}"],
         work / "collector.log",
         stdout=subprocess.DEVNULL,

@@ -96,3 +96,47 @@ class Broker:
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+
+class ConfiguredBroker:
+    """Mosquitto run from a directory `elev-collector broker-config` wrote (its own mosquitto.conf).
+
+    As root the broker drops to the `mosquitto` user, as in production, so the directory's parents
+    must be traversable by it (see `shared_tmp_dir`).
+    """
+
+    def __init__(self, config_dir: Path, port: int) -> None:
+        self.config_dir = config_dir
+        self.port = port
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> ConfiguredBroker:
+        assert self.proc is None or self.proc.poll() is not None, "broker already running"
+        self.starts += 1
+        self.log_path = self.config_dir.parent / f"mosquitto-{self.starts}.log"
+        log = open(self.log_path, "wb")
+        conf = str(self.config_dir / "mosquitto.conf")
+        self.proc = subprocess.Popen([mosquitto_binary(), "-c", conf], stdout=log, stderr=log)
+        wait_for(lambda: port_open(self.port) or self.proc.poll() is not None, 10, what="mosquitto to listen")
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"mosquitto exited: {self.log_path.read_text()}")
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.proc = None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def shared_tmp_dir(prefix: str) -> Path:
+    """A fresh directory under /tmp that a broker which dropped root can still reach (0755)."""
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    path.chmod(0o755)
+    return path
