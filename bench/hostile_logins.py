@@ -159,7 +159,7 @@ def measure(n: int, hostile: int, poll_s: float, work: Path) -> dict[str, Any]:
         agent = _stack.start(
             [str(_stack.BIN / "elev-agent"), "run", "--device-id", DEVICE, "--modbus-tcp", f"127.0.0.1:{mb}"]
             + ["--gpio-sim", f"127.0.0.1:{gp}", "--broker", f"mqtt://{DEVICE}:{victim_pw}@127.0.0.1:{mq}"]
-            + ["--data-dir", str(work / "agent"), "--config", str(cfg)],
+            + ["--data-dir", str(work / "agent"), "--config", str(cfg), "--floors=-1..12"],
             work / "agent.log",
         )
         procs.append(agent)
