@@ -73,6 +73,8 @@ class CollectorConfig:
     registry_refresh_s: float = 5.0
     queue_max_records: int = 20_000  # records waiting for the store; when full MQTT reading pauses
     health_grace_s: float = 10.0  # /healthz turns 503 after this long without the broker or store
+    platform: bool = True  # rescue, maintenance, statistics, registry, webhooks, city feed in this process
+    config_file: str | None = None  # the TOML file the settings came from (its [platform] table too)
 
     def __post_init__(self) -> None:
         BrokerAddress.parse(self.broker_url, "broker_url")
@@ -119,7 +121,13 @@ def parse_http(value: str, what: str = "--http") -> tuple[str, int]:
     return host or "0.0.0.0", int(port)
 
 
-_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {"str": str, "str | None": str, "int": int, "float": (int, float)}
+_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "str": str,
+    "str | None": str,
+    "int": int,
+    "float": (int, float),
+    "bool": bool,
+}
 
 
 def read_toml(path: str) -> dict[str, Any]:
@@ -131,7 +139,7 @@ def read_toml(path: str) -> dict[str, Any]:
         raise ConfigError(f"{path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
-    table = data.get("collector", data)
+    table = data.get("collector", {k: v for k, v in data.items() if k != "platform"})
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [collector] must be a table")
     return table
@@ -148,7 +156,7 @@ def load(file_values: dict[str, Any], overrides: dict[str, Any], source: str = "
         if key not in known:
             raise ConfigError(f"{source}: unknown key {key!r}")
         want = _FIELD_TYPES[str(known[key].type)]
-        if not isinstance(value, want) or isinstance(value, bool):
+        if not isinstance(value, want) or (isinstance(value, bool) and known[key].type != "bool"):
             raise ConfigError(f"{source}: {key} = {shown(key, value)} has the wrong type (expected {known[key].type})")
         merged[key] = float(cast(float, value)) if known[key].type == "float" else value
     merged.update({k: v for k, v in overrides.items() if v is not None})

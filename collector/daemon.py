@@ -1,4 +1,4 @@
-"""The daemon: one store, one ingest pipeline, one HTTP server, one TaskGroup of named tasks.
+"""The daemon: one store, one ingest pipeline, the platform functions, one HTTP server, one TaskGroup.
 
 If any task dies the TaskGroup cancels the rest and the process exits non-zero, so systemd
 restarts it whole; nothing is half-alive. Records in flight are not lost by that: they were not
@@ -8,6 +8,7 @@ acknowledged, so the agents re-send them. `stop` (SIGTERM) ends the group cleanl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -20,6 +21,7 @@ from collector.errors import CollectorError
 from collector.http.api import make_app
 from collector.ingest.pipeline import Ingest
 from collector.metrics import Metrics
+from collector.platform.service import Platform, PlatformConfig, add_platform_routes
 from collector.store import Store, open_store
 
 log = logging.getLogger("collector")
@@ -48,22 +50,30 @@ def sd_notify(message: str) -> None:
 class Collector:
     """One collector process. `store`, `ingest` and `metrics` are set once `ready` is."""
 
-    def __init__(self, config: CollectorConfig) -> None:
+    def __init__(self, config: CollectorConfig, platform_config: PlatformConfig | None = None) -> None:
         self.config = config
+        self.platform_config = platform_config
         self.ready = asyncio.Event()
         self.metrics = Metrics()
         self.store: Store | None = None
         self.ingest: Ingest | None = None
+        self.platform: Platform | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         cfg = self.config
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         token = cfg.api_token()
-        async with open_store(cfg.db_url) as store:
-            self.store = store
+        async with contextlib.AsyncExitStack() as stack:
+            store = self.store = await stack.enter_async_context(open_store(cfg.db_url))
             ingest = self.ingest = Ingest(cfg, store, self.metrics)
             await ingest.refresh_registry()
-            runner = web.AppRunner(make_app(store, self.metrics, ingest, token), access_log=None)
+            app = make_app(store, self.metrics, ingest, token)
+            platform = None
+            if self.platform_config is not None:
+                platform = self.platform = await stack.enter_async_context(Platform(cfg.db_url, self.platform_config))
+                add_platform_routes(app, platform, token, run_tasks=False)
+                ingest.alarm_listeners.append(platform.wake)
+            runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             try:
                 site = web.TCPSite(runner, cfg.http_host, cfg.http_port)
@@ -72,11 +82,12 @@ class Collector:
                 except OSError as exc:
                     raise CollectorError(f"--http {cfg.http_host}:{cfg.http_port}: {exc.strerror}") from None
                 log.info(
-                    "collector up: store %s, API http://%s:%d, %d devices registered",
+                    "collector up: store %s, API and console http://%s:%d, %d devices registered, platform %s",
                     store.url.split("@")[-1],
                     cfg.http_host,
                     cfg.http_port,
                     len(ingest.registry),
+                    "on" if platform is not None else "off",
                 )
                 self.ready.set()
                 sd_notify("READY=1")
@@ -88,6 +99,8 @@ class Collector:
                         tg.create_task(ingest.run_presence(), name="presence-watch")
                         tg.create_task(ingest.run_registry(), name="registry-refresh")
                         tg.create_task(self._watchdog(store), name="watchdog")
+                        if platform is not None:
+                            tg.create_task(platform.run(), name="platform")
                         tg.create_task(_stop_when(stop), name="stop")
                 except* _Stopping:
                     log.info("stopping")

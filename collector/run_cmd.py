@@ -1,4 +1,4 @@
-"""`elev-collector run`: the ingest daemon (MQTT ingest, store, alarms, HTTP API)."""
+"""`elev-collector run`: the district service (MQTT ingest, store, alarms, platform functions, HTTP API, console)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import sys
 from collector.config import CollectorConfig, load, parse_http, read_toml
 from collector.daemon import Collector
 from collector.errors import CollectorError, ConfigError
+from collector.platform.service import PlatformConfig
 from protocols import logs
 
 log = logging.getLogger("collector")
@@ -33,6 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--offline-after-s", type=float, metavar="S", help="silence before device_offline (180)")
     p.add_argument("--batch-max", type=int, metavar="N", help="records per transaction at most (2000)")
     p.add_argument("--batch-window-ms", type=float, metavar="MS", help="wait for more frames before commit (5)")
+    p.add_argument(
+        "--no-platform",
+        action="store_true",
+        help="ingest and the API only: no rescue cases, maintenance, statistics, registry, webhooks or city feed",
+    )
     p.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
     return p
 
@@ -49,12 +55,31 @@ def parse_config(argv: list[str]) -> tuple[CollectorConfig, bool]:
         "offline_after_s": args.offline_after_s,
         "batch_max_records": args.batch_max,
         "batch_window_ms": args.batch_window_ms,
+        "platform": False if args.no_platform else None,
+        "config_file": args.config,
     }
     if args.http:
         overrides["http_host"], overrides["http_port"] = parse_http(args.http)
     config = load(file_values, overrides, args.config or "flags")
     config.api_token()  # a missing or empty token file is a configuration error, found now
+    if config.platform:
+        platform_config(config)  # a bad [platform] table is found now, not after start-up
     return config, args.debug
+
+
+def platform_config(config: CollectorConfig) -> PlatformConfig:
+    """The `[platform]` table of the same file (defaults without a file). The city role (a
+    `[platform.city]` table) runs as `elev-collector platform`: its aggregate routes replace the
+    county's own `/api/v1/elevators` and `/api/v1/alarms`."""
+    from collector.platform.service import load_config
+
+    pc = load_config(config.config_file)
+    if pc.city.counties:
+        raise ConfigError(
+            f"{config.config_file}: [platform.city] is the city role: run it as `elev-collector platform`, "
+            "or pass --no-platform"
+        )
+    return pc
 
 
 async def _serve(config: CollectorConfig) -> None:
@@ -62,7 +87,7 @@ async def _serve(config: CollectorConfig) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await Collector(config).run(stop)
+    await Collector(config, platform_config(config) if config.platform else None).run(stop)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -87,8 +87,7 @@ class Demo:
         self.token = secrets.token_urlsafe(18)
         self.http_port = free_port()
         self.api = f"http://127.0.0.1:{self.http_port}"
-        self.platform_port = free_port()
-        self.platform = f"http://127.0.0.1:{self.platform_port}"
+        self.platform = self.api  # one service: the platform's routes are on the collector's port
 
     def start(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         log = open(self.workdir / f"{name}.log", "wb")
@@ -168,14 +167,8 @@ class Demo:
                 + ["--data-dir", str(self.workdir / f"agent-{lift.device_id}")],
             )
         self.wait_healthy()
-        # Rescue cases, maintenance and statistics run beside the ingest daemon on the same database.
-        self.start(
-            "platform",
-            [str(BIN / "elev-collector"), "platform", "--db", db, "--http", f"127.0.0.1:{self.platform_port}"]
-            + ["--api-token-file", str(token_file)],
-        )
         print(f"demo: collector API  {self.api}/api/v1/alarms   token: {self.token}")
-        print(f"demo: operator console  {self.api}/console/?platform={self.platform}   (sign in with the token)")
+        print(f"demo: operator console  {self.api}/console/   (sign in with the token)")
         print(f"demo: logs and data  {self.workdir}")
         for lift in LIFTS:
             print(f"demo: {lift.device_id:13s} {lift.story}")

@@ -75,6 +75,9 @@ class Ingest:
         self._slow: deque[tuple[str, bytes, int]] = deque()
         self._slow_wake = asyncio.Event()
         self.queue_depth_max = 0  # highest queue depth seen (the bound's test reads it)
+        # Told, in process, right after a commit that opened or closed alarms (the platform's
+        # worker wakes on it, so a rescue case opens in the same second as the alarm's commit).
+        self.alarm_listeners: list[Callable[[], None]] = []
         self._store_failing_since: float | None = None
         self._store_error = ""
         self._unknown_recent: dict[str, int] = {}
@@ -294,6 +297,8 @@ class Ingest:
         m.alarms_raised += res.alarms_raised
         m.alarms_cleared += res.alarms_cleared
         m.orphan_clears += res.orphan_clears
+        if res.alarms_raised or res.alarms_cleared:
+            self._tell_alarm_listeners()
         now_ms = self.clock_ms()
         for r in batch:
             if r.clock_synced:
@@ -325,6 +330,12 @@ class Ingest:
             for device_id in raised:
                 log.warning("%s silent for %.0f s: device_offline raised", device_id, cfg.offline_after_s)
             self.metrics.alarms_raised += len(raised)
+            if raised:
+                self._tell_alarm_listeners()
+
+    def _tell_alarm_listeners(self) -> None:
+        for listener in self.alarm_listeners:
+            listener()
 
     async def run_registry(self) -> None:
         """Pick up devices added or removed while the daemon runs."""

@@ -1,8 +1,8 @@
 """The operator console in a real browser against a real stack.
 
-Mosquitto (the `broker` fixture), `elev-collector run` on SQLite serving the console,
-`elev-collector platform` on the same database (rescue cases, maintenance, statistics: its own
-process, so the page calls it cross-origin), `elev-sim run` with passengers trapped between floors,
+Mosquitto (the `broker` fixture), `elev-collector run` on SQLite serving the API, the platform's
+routes (rescue cases, maintenance, statistics) and the console on one port, `elev-sim run` with
+passengers trapped between floors,
 and `elev-agent run` reading it. Headless Debian chromium driven by Playwright: the page loads,
 shows the trapped elevator within seconds of the entrapment alarm reaching /api/v1/alarms, and a
 rescue case is moved to "on site" by clicking.
@@ -129,22 +129,15 @@ def test_console_shows_entrapment_and_moves_case_on_site(tmp_path: Path, broker:
     token_file.write_text(TOKEN)
     (tmp_path / "scenario.toml").write_text(SCENARIO)
     (tmp_path / "platform.toml").write_text("[platform]\npoll_s = 0.2\n")
-    api_port, platform_port, modbus_port, gpio_port = free_port(), free_port(), free_port(), free_port()
+    api_port, modbus_port, gpio_port = free_port(), free_port(), free_port()
     api = f"http://127.0.0.1:{api_port}"
-    platform = f"http://127.0.0.1:{platform_port}"
     collector_cli = str(BIN / "elev-collector")
     subprocess.run([collector_cli, "devices", "add", DEVICE, "--db", db], check=True, capture_output=True)
     stack.start(
         "collector",
         [collector_cli, "run", "--broker", broker.url, "--db", db, "--http", f"127.0.0.1:{api_port}"]
-        + ["--api-token-file", str(token_file)],
-        api_port,
-    )
-    stack.start(
-        "platform",
-        [collector_cli, "platform", "--db", db, "--http", f"127.0.0.1:{platform_port}"]
         + ["--api-token-file", str(token_file), "--config", str(tmp_path / "platform.toml")],
-        platform_port,
+        api_port,
     )
     stack.start(
         "sim",
@@ -174,7 +167,7 @@ def test_console_shows_entrapment_and_moves_case_on_site(tmp_path: Path, broker:
         browser = launch_chromium(pw)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{api}/console/?platform={platform}")
+            page.goto(f"{api}/console/")  # one service: the platform's routes are on the same port
             expect(page.locator("#sign-in")).to_be_visible()
             page.fill("#token", TOKEN)
             page.fill("#actor", "officer-test")
@@ -212,7 +205,7 @@ def test_console_shows_entrapment_and_moves_case_on_site(tmp_path: Path, broker:
         finally:
             browser.close()
 
-    status, case = http(f"{platform}/api/v1/rescue-cases/{case_id}")
+    status, case = http(f"{api}/api/v1/rescue-cases/{case_id}")
     assert status == 200, case
     assert case["status"] == "04"
     assert [(s["status"], s["actor"]) for s in case["steps"]] == [

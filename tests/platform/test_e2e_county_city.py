@@ -93,7 +93,8 @@ async def test_county_to_city(tmp_path: Path, broker: Broker, pg_url: str, procs
     (tmp_path / "token").write_text(TOKEN)
     (tmp_path / "yuecheng.token").write_text("county-token-yuecheng")
     (tmp_path / "zhuji.token").write_text("county-token-zhuji")
-    city_port, county_port, platform_port = free_port(), free_port(), free_port()
+    city_port, county_port = free_port(), free_port()
+    platform_port = county_port
     hooks_port = hooks.port
     (tmp_path / "county.toml").write_text(
         "[platform]\npoll_s = 0.1\nsummary_interval_s = 0.3\n"
@@ -114,26 +115,11 @@ async def test_county_to_city(tmp_path: Path, broker: Broker, pg_url: str, procs
             await store.add_device(dev, dev, month_ago)
     cli = str(BIN / "elev-collector")
     token = ["--api-token-file", str(tmp_path / "token")]
-    county = Proc(
+    county = Proc(  # one service: ingest, API and the platform functions on one port
         "county",
-        [cli, "run", "--broker", broker.url, "--db", county_db, "--http", f"127.0.0.1:{county_port}", *token],
+        [cli, "run", "--broker", broker.url, "--db", county_db, "--http", f"127.0.0.1:{county_port}", *token]
+        + ["--config", str(tmp_path / "county.toml")],
         county_port,
-        tmp_path,
-    )
-    county_platform = Proc(
-        "county-platform",
-        [
-            cli,
-            "platform",
-            "--db",
-            county_db,
-            "--http",
-            f"127.0.0.1:{platform_port}",
-            "--config",
-            str(tmp_path / "county.toml"),
-            *token,
-        ],
-        platform_port,
         tmp_path,
     )
     city = Proc(
@@ -152,7 +138,7 @@ async def test_county_to_city(tmp_path: Path, broker: Broker, pg_url: str, procs
         city_port,
         tmp_path,
     )
-    for p in (county, county_platform, city):
+    for p in (county, city):
         procs.append(p.start())
     registry = (
         "device_id,registration_code,rescue_code,area_code,address,using_unit,maintenance_company\n"
