@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,15 +15,33 @@ from edge_agent import status_cmd
 from edge_agent.outbox import Outbox
 from protocols.events import Action, Event
 
+_STAND_INS: list[subprocess.Popen[bytes]] = []
+
+
+def request_cleanup(proc: subprocess.Popen[bytes]) -> None:
+    _STAND_INS.append(proc)
+
+
+@pytest.fixture(autouse=True)
+def _kill_stand_ins() -> Iterator[None]:
+    yield
+    while _STAND_INS:
+        proc = _STAND_INS.pop()
+        proc.kill()
+        proc.wait(10)
+
 
 async def test_depth_oldest_and_link_from_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     async with Outbox(tmp_path / "outbox.db") as ob:
         for i in range(3):
             await ob.put_event(i, int(time.time() * 1000) - 120_000, False, Event(i, "alarm_button", Action.RAISE))
         epoch = ob.epoch
+    # A live process that looks like an agent (status checks /proc/PID/cmdline, not just the file).
+    stand_in = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "edge_agent.cli"])
+    request_cleanup(stand_in)
     status = {
         "device_id": "lift-s",
-        "pid": 1,
+        "pid": stand_in.pid,
         "updated_wall_ms": int(time.time() * 1000),
         "uptime_s": 5,
         "clock_synced": False,
@@ -43,4 +64,4 @@ def test_stale_and_missing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert "no agent data" in capsys.readouterr().err
     (tmp_path / "status.json").write_text(json.dumps({"device_id": "x", "updated_wall_ms": 0}))
     assert status_cmd.main(["--data-dir", str(tmp_path)]) == 1
-    assert "NOT running" in capsys.readouterr().out
+    assert "STOPPED" in capsys.readouterr().out

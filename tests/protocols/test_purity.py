@@ -9,6 +9,9 @@ import protocols
 
 PURE = {"__future__", "collections", "collections.abc", "dataclasses", "enum", "json", "msgpack", "re", "struct"}
 PURE |= {"typing"}  # typing.IO is a type, not a file
+# The one exception, by name: the shared log setup (every daemon logs the same way, credentials
+# masked) touches only the process's own stderr and root logger.
+ALLOWED = {"logs.py": {"logging", "os", "sys", "time"}}
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -25,7 +28,8 @@ def test_protocols_imports_no_io() -> None:
     files = sorted(Path(protocols.__file__).parent.glob("*.py"))
     assert {"frames.py", "topics.py", "signals.py", "events.py", "registers.py"} <= {f.name for f in files}
     for path in files:
-        impure = {m for m in imported_modules(path) if m not in PURE and m.split(".")[0] != "protocols"}
+        allowed = PURE | ALLOWED.get(path.name, set())
+        impure = {m for m in imported_modules(path) if m not in allowed and m.split(".")[0] != "protocols"}
         assert not impure, f"{path.name} imports {sorted(impure)}"
 
 
