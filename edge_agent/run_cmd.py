@@ -3,8 +3,10 @@
     elev-agent run --device-id ID (--modbus-tcp HOST:PORT | --modbus-rtu DEVICE) --broker URL
                    --data-dir DIR [--floors LOW..HIGH] [--gpio-sim HOST:PORT] [--config FILE] [--debug]
 
-The building's floors ([elevator] lowest_floor/highest_floor or --floors) are required: the
-controller reports landings 1..N, so the agent cannot learn them and never guesses.
+The building's floors ([elevator] lowest_floor/highest_floor or --floors) should be given: the
+controller reports landings 1..N, so the agent cannot learn them. Without them it still runs (the
+command surface's `run` flags are enough to start it), judges overtravel and position_lost against
+the placeholder floors, and says so in one WARNING at start; `elev-agent check` refuses instead.
 
 Exit codes: 0 clean stop (SIGTERM / SIGINT), 1 a loop died (systemd restarts the service),
 2 bad command line or configuration (one line on stderr naming the file and key).
@@ -121,7 +123,15 @@ def main(argv: list[str] | None = None) -> int:
                 floors=args.floors,
             ),
         )
-        require_floors(cfg)
+        try:
+            require_floors(cfg)
+        except ConfigError as exc:
+            logging.getLogger("edge_agent").warning(
+                "%s; running on the placeholder floors %d..%d until they are configured",
+                exc,
+                cfg.elevator.lowest_floor,
+                cfg.elevator.highest_floor,
+            )
     except ConfigError as exc:
         if args.debug:
             raise
