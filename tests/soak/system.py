@@ -102,6 +102,8 @@ class System:
         st = self.agent.status()
         if not st or not st.get("outbox"):
             return False
+        if self.agent.proc is None or st.get("pid") != self.agent.proc.pid:
+            return False  # the file a killed life left behind: not what the running agent holds
         ob = st["outbox"]
         if ob["depth"] or ob["buffered"] or ob["unstored_events"]:
             return False

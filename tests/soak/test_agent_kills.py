@@ -20,7 +20,7 @@ from tests.soak.system import System
 from tests.support.services import Broker, wait_for
 
 KILLS = int(os.environ.get("SOAK_KILLS", "200"))  # fewer only to try the test out
-KINDS = {1: "status", 2: "event", 3: "heartbeat"}
+KINDS = {1: "status", 2: "event", 3: "heartbeat", 4: "trip", 5: "door_cycle"}
 
 
 @pytest.mark.slow
