@@ -50,6 +50,9 @@ class AgentProcess:
             "elevator": SCENARIO_ELEVATOR,
             "agent": {"status_flush_s": 0.5, "status_file_s": 0.5, "clock_synced": "no", **(agent or {})},
             "uplink": {"reconnect_min_s": 0.2, "reconnect_max_s": 2.0, "ack_timeout_s": 5.0, **(uplink or {})},
+            # The soak's subject is the outbox and the uplink under the heaviest stream the agent can
+            # make: every status change, not the reporting policy's few records (tests/report has those).
+            "report": {"policy": "full"},
         }
         self.conf.write_text(_toml(doc))
         self.args = [str(BIN / "elev-agent"), "run", "--device-id", device, "--modbus-tcp", modbus_tcp]
