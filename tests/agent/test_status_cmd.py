@@ -14,6 +14,7 @@ import pytest
 from edge_agent import status_cmd
 from edge_agent.outbox import Outbox
 from protocols.events import Action, Event
+from tests.support.services import wait_for
 
 _STAND_INS: list[subprocess.Popen[bytes]] = []
 
@@ -39,6 +40,8 @@ async def test_depth_oldest_and_link_from_files(tmp_path: Path, capsys: pytest.C
     # A live process that looks like an agent (status checks /proc/PID/cmdline, not just the file).
     stand_in = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "edge_agent.cli"])
     request_cleanup(stand_in)
+    cmdline = Path(f"/proc/{stand_in.pid}/cmdline")
+    wait_for(lambda: b"edge_agent.cli" in cmdline.read_bytes(), 10, 0.01, "the stand-in to exec")  # not the fork
     status = {
         "device_id": "lift-s",
         "pid": stand_in.pid,
