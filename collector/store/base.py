@@ -10,7 +10,8 @@ The ingest transaction (`commit`) for a batch of records, all or nothing:
    which is how duplicates are found: only newly inserted records have effects below;
 2. per stream (device, epoch): highest seq and number stored, so the gaps are visible;
 3. per device: last_seen, online, last heartbeat, and the `device_offline` alarm cleared;
-4. latest status per elevator (only if newer than the one kept);
+4. latest state per elevator (only if newer than the one kept): status records, with the facts of
+   newer trip and door-cycle records folded in;
 5. events into the history, and raises/clears merged into alarm records (see `_merge_alarm`).
 
 Every record of the batch, new or duplicate, is durably stored once it returns, so the caller may
@@ -404,10 +405,42 @@ class Store(abc.ABC):
             )
 
     def _update_latest(self, cur: Any, new: Sequence[RecordRow]) -> None:
-        latest: dict[str, RecordRow] = {}
+        """The latest state per elevator: a status record replaces it; a trip or door-cycle record
+        newer than it folds its facts in (see `fold_fact`), because under the agent's reporting
+        policy status records come only when the shown state changes, not after every trip."""
+        per: dict[str, list[RecordRow]] = defaultdict(list)
         for r in new:
-            if r.kind is Kind.STATUS and (r.device_id not in latest or r.time_ms >= latest[r.device_id].time_ms):
-                latest[r.device_id] = r
+            if r.kind in LATEST_KINDS:
+                per[r.device_id].append(r)
+        if not per:
+            return
+        kept: dict[str, tuple[int, dict[str, Any]]] = {}
+        folding = sorted(d for d, rs in per.items() if any(r.kind is not Kind.STATUS for r in rs))
+        if folding:
+            cur.execute(
+                self.q(
+                    f"SELECT device_id, time_ms, state FROM latest_status WHERE device_id IN "
+                    f"({', '.join('?' * len(folding))})"
+                ),
+                folding,
+            )
+            kept = {d: (int(t), json.loads(state)) for d, t, state in cur.fetchall()}
+        latest: dict[str, tuple[RecordRow, dict[str, Any]]] = {}
+        for device_id in sorted(per):
+            time_ms, state = kept.get(device_id, (None, None))
+            last: RecordRow | None = None
+            for r in sorted(per[device_id], key=lambda r: (r.time_ms, r.kind is Kind.STATUS, r.epoch, r.seq)):
+                if time_ms is not None and r.time_ms < time_ms:
+                    continue  # older than what is kept
+                if r.kind is Kind.STATUS:
+                    state = r.body
+                elif state is not None:
+                    state = fold_fact(state, r.kind, r.body)
+                else:
+                    continue  # no status yet to fold a trip into: its facts alone are not a state
+                time_ms, last = r.time_ms, r
+            if last is not None and state is not None:
+                latest[device_id] = (last, state)
         if not latest:
             return
         self._bulk_insert(
@@ -418,8 +451,8 @@ class Store(abc.ABC):
             "seq = excluded.seq, time_ms = excluded.time_ms, received_ms = excluded.received_ms, "
             "state = excluded.state WHERE excluded.time_ms >= latest_status.time_ms",
             [
-                (r.device_id, r.epoch, r.seq, r.time_ms, r.received_ms, r.body_json)
-                for r in (latest[d] for d in sorted(latest))
+                (r.device_id, r.epoch, r.seq, r.time_ms, r.received_ms, _dumps(state))
+                for r, state in (latest[d] for d in sorted(latest))
             ],
         )
 
@@ -697,6 +730,26 @@ class Store(abc.ABC):
         with self._tx() as cur:
             cur.execute("SELECT 1")
             cur.fetchone()
+
+
+LATEST_KINDS = frozenset({Kind.STATUS, Kind.TRIP, Kind.DOOR_CYCLE})
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def fold_fact(state: dict[str, Any], kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
+    """The shown state after a trip (the car stopped at `to_floor`) or a door cycle (the doors,
+    at `floor`, closed again at its end). Pure; the other fields (mode, faults, power…) stay
+    as the last status record said: the agent sends a status whenever one of those changes."""
+    out = dict(state)
+    out.update(running=False, direction=0, speed_mm_s=0)
+    if kind is Kind.TRIP:
+        out["floor"] = body["to_floor"]
+        out["t_ms"] = body["stop_ms"]
+    elif kind is Kind.DOOR_CYCLE:
+        out["floor"] = body["floor"]
+        out["door"] = "closed"
+        out["t_ms"] = body["end_ms"]
+    return out
 
 
 def _event_columns(r: RecordRow) -> tuple[Any, ...]:

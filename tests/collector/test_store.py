@@ -208,3 +208,49 @@ async def test_event_time_is_when_the_rule_was_met(store: Store) -> None:
     assert a.raised_ms == wall - 2000
     (e,) = await store.events("lift-1")
     assert e["time_ms"] == wall - 2000
+
+
+def _trip(seq: int, mono_ms: int, from_floor: int, to_floor: int) -> frames.Record:
+    body = frames.Trip(mono_ms - 8000, mono_ms, from_floor, to_floor, 1000, frames.StopQuality.LEVEL)
+    return frames.Record(frames.RecordKind.TRIP, seq, mono_ms, NOW_MS - 100_000 + mono_ms, True, body)
+
+
+def _door(seq: int, mono_ms: int, floor: int) -> frames.Record:
+    body = frames.DoorCycle(mono_ms - 6000, mono_ms, floor, 3000, 1)
+    return frames.Record(frames.RecordKind.DOOR_CYCLE, seq, mono_ms, NOW_MS - 100_000 + mono_ms, True, body)
+
+
+def _shown(elevators: list[dict[str, object]]) -> tuple[object, ...]:
+    (e,) = elevators
+    state = e["state"]
+    assert isinstance(state, dict)
+    return state["floor"], state["door"], state["running"], state["mode"], e["state_ms"]
+
+
+async def test_latest_state_follows_trips_and_door_cycles_between_status_records(store: Store) -> None:
+    """The agent's budget policy sends trips and door cycles, and status only when the shown state
+    changes: the elevator list must still show where the car is (it showed the floor of the last
+    status record, stale for as long as the car ran normally)."""
+    await store.add_device("lift-1", "lift-1", NOW_MS)
+    t = NOW_MS - 100_000
+    first = status(1, 1000, floor=1, wall0_ms=t)
+    await store.commit(rows("lift-1", 1, [first]))
+    assert _shown(await store.elevators()) == (1, "closed", False, "normal", t + 1000)
+    await store.commit(rows("lift-1", 1, [_trip(2, 20_000, 1, 5), _door(3, 30_000, 5)]))
+    assert _shown(await store.elevators()) == (5, "closed", False, "normal", t + 30_000)
+    await store.commit(rows("lift-1", 1, [_trip(4, 45_000, 5, 2)]))
+    assert _shown(await store.elevators()) == (2, "closed", False, "normal", t + 45_000)
+    # a fact older than the kept state (a re-sent, late batch) does not move the car back
+    await store.commit(rows("lift-1", 1, [_trip(9, 40_000, 2, 7)]))
+    assert _shown(await store.elevators()) == (2, "closed", False, "normal", t + 45_000)
+    # a status record replaces the state whole; a trip after it in the same batch folds in
+    later = status(5, 50_000, floor=2, wall0_ms=t)
+    await store.commit(rows("lift-1", 1, [_trip(6, 60_000, 2, 3), later]))
+    assert _shown(await store.elevators()) == (3, "closed", False, "normal", t + 60_000)
+
+
+async def test_trip_before_any_status_makes_no_state(store: Store) -> None:
+    await store.add_device("lift-1", "lift-1", NOW_MS)
+    await store.commit(rows("lift-1", 1, [_trip(1, 20_000, 1, 5)]))
+    (e,) = await store.elevators()
+    assert e["state"] is None
