@@ -49,6 +49,7 @@ class EventFacts:
     floor: int | None
     fault_code: int | None
     lead_ms: int = 0  # record mono_ms - event t_ms: how long before the record the rule was met
+    after_restart: bool = False  # a clear decided on the agent's first observations after its restart
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +98,10 @@ def body_of(record: frames.Record) -> tuple[Kind, dict[str, Any], EventFacts | N
     if isinstance(body, Event):
         action = body.action.value if isinstance(body.action, Action) else str(body.action)
         d = {"t_ms": body.t_ms, "type": body.type, "action": action, "floor": body.floor, "fault_code": body.fault_code}
-        return Kind.EVENT, d, EventFacts(body.type, action, body.floor, body.fault_code, record.mono_ms - body.t_ms)
+        if body.after_restart:
+            d["after_restart"] = True
+        lead_ms = record.mono_ms - body.t_ms
+        return Kind.EVENT, d, EventFacts(body.type, action, body.floor, body.fault_code, lead_ms, body.after_restart)
     if isinstance(body, frames.Trip):
         trip = {
             "start_ms": body.start_ms,

@@ -63,6 +63,8 @@ def alarm_json(a: Alarm) -> dict[str, Any]:
         out["floor"] = a.floor
     if a.fault_code is not None:
         out["fault_code"] = a.fault_code
+    if a.cleared_ms is not None:
+        out["cleared_after_restart"] = a.cleared_after_restart
     return out
 
 
@@ -177,6 +179,7 @@ async def events(request: web.Request) -> web.Response:
             "received_at": iso(r["received_ms"]),
             "epoch": r["epoch"],
             "seq": r["seq"],
+            "after_restart": r["after_restart"],
         }
         if r["floor"] is not None:
             item["floor"] = r["floor"]
@@ -268,6 +271,11 @@ OPENAPI: dict[str, Any] = {
                     "active": {"type": "boolean"},
                     "floor": {"type": "integer"},
                     "fault_code": {"type": "integer"},
+                    "cleared_after_restart": {
+                        "type": "boolean",
+                        "description": "present once cleared: the agent found the condition ended on its first "
+                        "look after a restart (it may have ended while the agent was down)",
+                    },
                 },
             },
             "Event": {
@@ -283,6 +291,10 @@ OPENAPI: dict[str, Any] = {
                     "seq": {"type": "integer"},
                     "floor": {"type": "integer"},
                     "fault_code": {"type": "integer"},
+                    "after_restart": {
+                        "type": "boolean",
+                        "description": "a clear the agent decided on its first observations after a restart",
+                    },
                 },
             },
             "Stream": {

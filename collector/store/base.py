@@ -88,7 +88,8 @@ CREATE TABLE IF NOT EXISTS events (
     floor INTEGER,
     fault_code INTEGER,
     time_ms BIGINT NOT NULL,
-    received_ms BIGINT NOT NULL
+    received_ms BIGINT NOT NULL,
+    after_restart BOOLEAN NOT NULL DEFAULT FALSE
 );
 CREATE INDEX IF NOT EXISTS events_by_device_time ON events (device_id, time_ms);
 CREATE INDEX IF NOT EXISTS events_by_stream_type ON events (device_id, epoch, type, seq);
@@ -103,7 +104,8 @@ CREATE TABLE IF NOT EXISTS alarms (
     raise_seq BIGINT,
     clear_seq BIGINT,
     floor INTEGER,
-    fault_code INTEGER
+    fault_code INTEGER,
+    cleared_after_restart BOOLEAN NOT NULL DEFAULT FALSE
 );
 CREATE UNIQUE INDEX IF NOT EXISTS alarms_by_raise ON alarms (device_id, type, raise_epoch, raise_seq);
 CREATE UNIQUE INDEX IF NOT EXISTS alarms_one_offline ON alarms (device_id, type)
@@ -111,6 +113,13 @@ CREATE UNIQUE INDEX IF NOT EXISTS alarms_one_offline ON alarms (device_id, type)
 CREATE INDEX IF NOT EXISTS alarms_by_time ON alarms (raised_ms);
 """
 
+# Columns added after the first release, (table, column, definition): a store made by an older
+# collector gets them on open (CREATE TABLE IF NOT EXISTS leaves an existing table as it was); each
+# has a default, so rows stored before read as they meant then.
+ADDED_COLUMNS = (
+    ("events", "after_restart", "BOOLEAN NOT NULL DEFAULT FALSE"),
+    ("alarms", "cleared_after_restart", "BOOLEAN NOT NULL DEFAULT FALSE"),
+)
 
 STREAM_COLUMNS = ("device_id", "epoch", "max_seq", "stored", "first_received_ms", "last_received_ms")
 
@@ -134,6 +143,7 @@ class Alarm:
     received_ms: int
     floor: int | None
     fault_code: int | None
+    cleared_after_restart: bool = False  # its clear came from the agent's first look after a restart
 
 
 @dataclass(slots=True)
@@ -225,6 +235,15 @@ class Store(abc.ABC):
         with self._tx() as cur:
             for stmt in self._schema():
                 cur.execute(stmt)
+            self._add_columns(cur)
+
+    def _add_columns(self, cur: Any) -> None:
+        for table, column, definition in ADDED_COLUMNS:
+            if not self._has_column(cur, table, column):
+                cur.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+
+    @abc.abstractmethod
+    def _has_column(self, cur: Any, table: str, column: str) -> bool: ...
 
     # --- registry --------------------------------------------------------------------------
     async def add_device(self, device_id: str, username: str, now_ms: int) -> bool:
@@ -312,7 +331,7 @@ class Store(abc.ABC):
                 cur.executemany(
                     self.q(
                         "INSERT INTO events (device_id, epoch, seq, type, action, floor, fault_code, time_ms, "
-                        "received_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                        "received_ms, after_restart) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                     ),
                     [(r.device_id, r.epoch, r.seq, *_event_columns(r)) for r in events],
                 )
@@ -483,10 +502,10 @@ class Store(abc.ABC):
             # this event closes the alarm of the raise before it (unless a nearer event already did)
             cur.execute(
                 self.q(
-                    "UPDATE alarms SET cleared_ms = ?, clear_seq = ? WHERE device_id = ? AND raise_epoch = ? "
-                    "AND type = ? AND raise_seq = ? AND (clear_seq IS NULL OR clear_seq > ?)"
+                    "UPDATE alarms SET cleared_ms = ?, clear_seq = ?, cleared_after_restart = ? WHERE device_id = ? "
+                    "AND raise_epoch = ? AND type = ? AND raise_seq = ? AND (clear_seq IS NULL OR clear_seq > ?)"
                 ),
-                (r.event_ms, r.seq, *key, prev[0], r.seq),
+                (r.event_ms, r.seq, e.after_restart, *key, prev[0], r.seq),
             )
             res.alarms_cleared += cur.rowcount if e.action == "clear" else 0
         elif e.action == "clear":
@@ -494,16 +513,16 @@ class Store(abc.ABC):
         if e.action != "raise":
             cur.execute(
                 self.q(
-                    "UPDATE alarms SET cleared_ms = ? WHERE device_id = ? AND type = ? AND cleared_ms IS NULL "
-                    "AND raise_epoch IS NOT NULL AND raise_epoch <> ? AND raised_ms <= ?"
+                    "UPDATE alarms SET cleared_ms = ?, cleared_after_restart = ? WHERE device_id = ? AND type = ? "
+                    "AND cleared_ms IS NULL AND raise_epoch IS NOT NULL AND raise_epoch <> ? AND raised_ms <= ?"
                 ),
-                (r.event_ms, r.device_id, e.type, r.epoch, r.event_ms),
+                (r.event_ms, e.after_restart, r.device_id, e.type, r.epoch, r.event_ms),
             )
             return
         cur.execute(
             self.q(
-                "SELECT seq, time_ms FROM events WHERE device_id = ? AND epoch = ? AND type = ? "
-                "AND seq > ? ORDER BY seq LIMIT 1"
+                "SELECT seq, time_ms, action, after_restart FROM events WHERE device_id = ? AND epoch = ? "
+                "AND type = ? AND seq > ? ORDER BY seq LIMIT 1"
             ),
             (*key, r.seq),
         )
@@ -511,7 +530,8 @@ class Store(abc.ABC):
         cur.execute(
             self.q(
                 "INSERT INTO alarms (device_id, type, raised_ms, cleared_ms, received_ms, raise_epoch, raise_seq, "
-                "clear_seq, floor, fault_code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+                "clear_seq, floor, fault_code, cleared_after_restart) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING"
             ),
             (
                 r.device_id,
@@ -524,6 +544,7 @@ class Store(abc.ABC):
                 nxt[0] if nxt else None,
                 e.floor,
                 e.fault_code,
+                bool(nxt is not None and nxt[2] == "clear" and nxt[3]),
             ),
         )
         res.alarms_raised += cur.rowcount
@@ -624,13 +645,19 @@ class Store(abc.ABC):
         if device_id is not None:
             where.append("device_id = ?")
             args.append(device_id)
-        sql = "SELECT id, device_id, type, raised_ms, cleared_ms, received_ms, floor, fault_code FROM alarms"
+        sql = (
+            "SELECT id, device_id, type, raised_ms, cleared_ms, received_ms, floor, fault_code, cleared_after_restart "
+            "FROM alarms"
+        )
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY raised_ms DESC, id DESC LIMIT ?"
         with self._tx() as cur:
             cur.execute(self.q(sql), (*args, limit))
-            return [Alarm(*row) for row in cur.fetchall()]
+            return [
+                Alarm(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], cleared_after_restart=bool(r[8]))
+                for r in cur.fetchall()
+            ]
 
     async def events(self, device_id: str, since_ms: int | None = None, limit: int = 1000) -> list[dict[str, Any]]:
         return await self._run(self._events, device_id, since_ms, limit)
@@ -639,13 +666,13 @@ class Store(abc.ABC):
         with self._tx() as cur:
             cur.execute(
                 self.q(
-                    "SELECT epoch, seq, type, action, floor, fault_code, time_ms, received_ms FROM events "
-                    "WHERE device_id = ? AND time_ms >= ? ORDER BY time_ms, epoch, seq LIMIT ?"
+                    "SELECT epoch, seq, type, action, floor, fault_code, time_ms, received_ms, after_restart "
+                    "FROM events WHERE device_id = ? AND time_ms >= ? ORDER BY time_ms, epoch, seq LIMIT ?"
                 ),
                 (device_id, since_ms if since_ms is not None else -(2**62), limit),
             )
             keys = ("epoch", "seq", "type", "action", "floor", "fault_code", "time_ms", "received_ms")
-            return [dict(zip(keys, row, strict=True)) for row in cur.fetchall()]
+            return [{**dict(zip(keys, row[:8], strict=True)), "after_restart": bool(row[8])} for row in cur.fetchall()]
 
     async def streams(self, device_id: str | None = None) -> list[dict[str, Any]]:
         return await self._run(self._streams, device_id)
@@ -755,4 +782,4 @@ def fold_fact(state: dict[str, Any], kind: Kind, body: dict[str, Any]) -> dict[s
 def _event_columns(r: RecordRow) -> tuple[Any, ...]:
     e = r.event
     assert e is not None
-    return (e.type, e.action, e.floor, e.fault_code, r.event_ms, r.received_ms)
+    return (e.type, e.action, e.floor, e.fault_code, r.event_ms, r.received_ms, e.after_restart)

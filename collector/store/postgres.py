@@ -61,6 +61,15 @@ class PostgresStore(Store):
             cur.execute("SELECT pg_advisory_xact_lock(7242001)")
             for stmt in self._schema():
                 cur.execute(stmt)
+            self._add_columns(cur)
+
+    def _has_column(self, cur: Any, table: str, column: str) -> bool:
+        cur.execute(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+            "AND table_name = %s AND column_name = %s",
+            (table, column),
+        )
+        return cur.fetchone() is not None
 
     def _close(self) -> None:
         if self._conn is not None:

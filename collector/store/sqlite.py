@@ -68,6 +68,10 @@ class SqliteStore(Store):
         finally:
             cur.close()
 
+    def _has_column(self, cur: Any, table: str, column: str) -> bool:
+        cur.execute(f"PRAGMA table_info({table})")
+        return any(row[1] == column for row in cur.fetchall())
+
     def _insert_records(self, cur: Any, rows: Sequence[RecordRow]) -> list[RecordRow]:
         new = []
         for r in rows:
