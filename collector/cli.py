@@ -11,7 +11,7 @@ SUBCOMMANDS = {
     "devices": ("collector.devices_cmd", "register, list and remove elevators (and broker credentials)"),
     "check-config": ("collector.check_config_cmd", "validate a configuration file (--config FILE) and exit"),
     "broker-config": ("collector.broker.config_cmd", "write a runnable Mosquitto configuration with the access rules"),
-    "platform": ("collector.platform.service", "rescue, maintenance, statistics, registry; county->city feed, city"),
+    "platform": ("collector.http.platform_server", "rescue, maintenance, statistics, registry, city feed, city"),
 }
 
 

@@ -19,9 +19,10 @@ from aiohttp import web
 from collector.config import CollectorConfig
 from collector.errors import CollectorError
 from collector.http.api import make_app
+from collector.http.platform_routes import add_platform_routes
 from collector.ingest.pipeline import Ingest
 from collector.metrics import Metrics
-from collector.platform.service import Platform, PlatformConfig, add_platform_routes
+from collector.platform.service import Platform, PlatformConfig
 from collector.store import Store, open_store
 
 log = logging.getLogger("collector")

@@ -24,8 +24,9 @@ from hypothesis import strategies as st
 
 from collector.http.body import LARGE_BODY_BYTES, MAX_JSON_DEPTH, SMALL_BODY_BYTES, json_depth
 from collector.http.city_api import CityConfig
+from collector.http.platform_server import make_platform_app
 from collector.platform.identity import FIELDS
-from collector.platform.service import Platform, PlatformConfig, make_platform_app
+from collector.platform.service import Platform, PlatformConfig
 from collector.store import open_store
 from tests.support.services import free_port
 

@@ -14,9 +14,10 @@ import aiohttp
 import pytest
 
 from collector.http.city_api import CityConfig
+from collector.http.platform_server import serve
 from collector.outbound.city_feed import CityFeedConfig, backlog
 from collector.outbound.webhooks import WebhookConfig, backoff_s, list_deliveries
-from collector.platform.service import Platform, PlatformConfig, serve
+from collector.platform.service import Platform, PlatformConfig
 from collector.store import open_store
 from tests.platform.helpers import T0, Clock, Receiver, ev, rows
 from tests.support.services import free_port

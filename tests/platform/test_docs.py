@@ -8,8 +8,9 @@ from pathlib import Path
 
 from aiohttp import web
 
+from collector.http.platform_routes import add_platform_routes
 from collector.outbound.city_feed import KINDS
-from collector.platform.service import Platform, PlatformConfig, add_platform_routes
+from collector.platform.service import Platform, PlatformConfig
 from protocols.events import CATALOG
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"

@@ -14,8 +14,9 @@ from typing import Any
 import aiohttp
 
 from collector.http.city_api import CityConfig
+from collector.http.platform_server import serve
 from collector.platform.identity import FIELDS
-from collector.platform.service import PlatformConfig, serve
+from collector.platform.service import PlatformConfig
 from collector.store import open_store
 from tests.platform.helpers import ev, rows, st
 from tests.support.services import free_port

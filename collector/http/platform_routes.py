@@ -1,0 +1,328 @@
+"""The platform's HTTP handlers: thin, each parses its request and calls the `Platform` façade."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from collector.http.body import LARGE_BODY_BYTES, SMALL_BODY_BYTES, decode_utf8, read_bytes, read_json, read_json_object
+from collector.http.city_api import PushRefused
+from collector.http.query import bool_param, limit_param, time_param, window
+from collector.outbound import city_feed, webhooks
+from collector.platform import identity, statistics
+from collector.platform.identity import IdentityError
+from collector.platform.maintenance import Session
+from collector.platform.rescue import RefusedTransition, RescueCase, RescueError
+from collector.platform.service import Platform, overdue_json
+from collector.store.platform_db import iso, parse_iso
+
+PLATFORM_KEY = web.AppKey("platform", Platform)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _error(status: int, message: str, **extra: Any) -> web.Response:
+    return web.json_response({"error": message, **extra}, status=status)
+
+
+def _guard(token: str, handler: Handler) -> Handler:
+    """Bearer token on every /api/v1/ route, whether or not the app has the collector's middleware."""
+    import hmac
+
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+        if not token or scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
+            why = "no API token configured (--api-token-file)" if not token else "missing or wrong bearer token"
+            return web.json_response({"error": why}, status=401, headers={"WWW-Authenticate": "Bearer"})
+        return await handler(request)
+
+    return guarded
+
+
+def _p(request: web.Request) -> Platform:
+    return request.app[PLATFORM_KEY]
+
+
+async def h_cases(request: web.Request) -> web.Response:
+    device = request.query.get("device_id")
+    return web.json_response(await _p(request).cases(bool_param(request, "open"), device, limit_param(request)))
+
+
+async def h_case(request: web.Request) -> web.Response:
+    body = await _p(request).case(request.match_info["case_id"])
+    if body is None:
+        return _error(404, f"no rescue case {request.match_info['case_id']!r}")
+    return web.json_response(body)
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    return await read_json_object(request, SMALL_BODY_BYTES)
+
+
+async def h_case_action(request: web.Request) -> web.Response:
+    data = await _json_body(request)
+    action, actor, note, at = data.get("action"), data.get("actor"), data.get("note", ""), data.get("at")
+    if not isinstance(action, str) or not isinstance(actor, str) or not isinstance(note, str):
+        return _error(400, "give 'action' (respond, arrive, complete, false_alarm) and 'actor' as strings")
+    at_ms = None
+    if at is not None:
+        try:
+            if not isinstance(at, str):
+                raise ValueError("at: must be an ISO 8601 time string")
+            at_ms = parse_iso(at, "at")
+        except ValueError as exc:
+            return _error(400, str(exc))
+    case_id = request.match_info["case_id"]
+    try:
+        return web.json_response(await _p(request).act(case_id, action, actor, note, at_ms))
+    except KeyError:
+        return _error(404, f"no rescue case {case_id!r}")
+    except RefusedTransition as exc:
+        return _error(409, str(exc))
+    except RescueError as exc:
+        return _error(400, str(exc))
+
+
+async def h_case_open(request: web.Request) -> web.Response:
+    data = await _json_body(request)
+    dev, actor, note = data.get("device_id"), data.get("actor"), data.get("note", "")
+    if not isinstance(dev, str) or not isinstance(actor, str) or not isinstance(note, str):
+        return _error(400, "give 'device_id' and 'actor' as strings")
+    try:
+        return web.json_response(await _p(request).open_manual(dev, actor, note), status=201)
+    except KeyError:
+        return _error(404, f"no elevator {dev!r}")
+    except RescueError as exc:
+        return _error(400, str(exc))
+
+
+async def h_sessions(request: web.Request) -> web.Response:
+    since = time_param(request, "since", None)
+    return web.json_response(await _p(request).sessions(request.query.get("device_id"), since))
+
+
+async def h_last(request: web.Request) -> web.Response:
+    return web.json_response(await _p(request).last_maintenance())
+
+
+async def h_overdue(request: web.Request) -> web.Response:
+    return web.json_response(await _p(request).overdue())
+
+
+async def h_compliance(request: web.Request) -> web.Response:
+    since, until = window(request, _p(request).clock())
+    return web.json_response(await _p(request).compliance(since, until))
+
+
+def _stats_response(request: web.Request, figs: list[statistics.Figures], since: int, until: int) -> web.Response:
+    scope = request.query.get("scope")
+    scopes = None if scope is None else scope.split(",")
+    allowed = {"elevator", "district", "company", "all"}
+    if scopes is not None and not set(scopes) <= allowed:
+        return _error(400, f"scope: {scope!r}: use one or more of {', '.join(sorted(allowed))}")
+    if request.query.get("format") == "csv":
+        return web.Response(text=statistics.to_csv(figs, scopes), content_type="text/csv", charset="utf-8")
+    rows = [f.as_dict() for f in figs if scopes is None or f.scope in scopes]
+    return web.json_response({"since": iso(since), "until": iso(until), "figures": rows})
+
+
+async def h_statistics(request: web.Request) -> web.Response:
+    since, until = window(request, _p(request).clock())
+    return _stats_response(request, await _p(request).statistics(since, until), since, until)
+
+
+async def h_registry(request: web.Request) -> web.Response:
+    return web.json_response([i.as_dict() for i in await _p(request).registry()])
+
+
+async def h_registry_csv(request: web.Request) -> web.Response:
+    text = identity.to_csv(await _p(request).registry())
+    return web.Response(
+        text=text,
+        content_type="text/csv",
+        charset="utf-8",
+        headers={"Content-Disposition": 'attachment; filename="elevators.csv"'},
+    )
+
+
+async def h_registry_import(request: web.Request) -> web.Response:
+    text = decode_utf8(await read_bytes(request, LARGE_BODY_BYTES), "the CSV")
+    try:
+        return web.json_response(await _p(request).import_registry(text))
+    except IdentityError as exc:
+        return _error(400, "the CSV was not imported", problems=exc.problems)
+
+
+async def h_webhooks(request: web.Request) -> web.Response:
+    p = _p(request)
+    failed, limit = bool_param(request, "failed"), limit_param(request)
+    rows = await p.db.run(lambda cur: webhooks.list_deliveries(p.db, cur, failed, limit))
+    for r in rows:
+        for k in ("created_ms", "sent_ms", "failed_ms"):
+            r[k.replace("_ms", "_at")] = iso(r.pop(k))
+    return web.json_response(rows)
+
+
+async def h_feed(request: web.Request) -> web.Response:
+    p = _p(request)
+    info = await p.db.run(lambda cur: city_feed.backlog(p.db, cur))
+    cfg = p.config.city_feed
+    info["configured"] = cfg is not None
+    if cfg is not None:
+        info["city_url"] = cfg.push_url
+        info["county"] = cfg.county
+    return web.json_response(info)
+
+
+async def h_push(request: web.Request) -> web.Response:
+    authorization = request.headers.get("Authorization", "")
+    try:
+        if _p(request).config.city.county_of(authorization) is None:  # the token before the body
+            raise PushRefused(401, "missing or unknown county token")
+        payload = await read_json(request, LARGE_BODY_BYTES)
+        out = await _p(request).accept_push(authorization, payload)
+    except PushRefused as exc:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return web.json_response({"error": str(exc)}, status=exc.status, headers=headers)
+    return web.json_response(out)
+
+
+def _county_param(request: web.Request) -> str | None:
+    return request.query.get("county")
+
+
+async def h_city_counties(request: web.Request) -> web.Response:
+    return web.json_response(await _p(request).city_counties())
+
+
+async def h_city_elevators(request: web.Request) -> web.Response:
+    p = _p(request)
+    county = _county_param(request)
+    elevators = await p.city_items("elevator", county)
+    status = {(s["county"], s["device_id"]): s for s in await p.city_items("status", county)}
+    area = request.query.get("area_code")
+    out = []
+    for e in elevators:
+        if area is not None and e.get("area_code") != area:
+            continue
+        s = status.get((e["county"], e["device_id"]), {})
+        out.append({**e, "online": s.get("online"), "status": s or None})
+    return web.json_response(out)
+
+
+async def h_city_alarms(request: web.Request) -> web.Response:
+    active = bool_param(request, "active")
+    rows = await _p(request).city_items("alarm", _county_param(request))
+    rows = [{**a, "id": a.get("alarm_id")} for a in rows if active is None or a.get("active") is active]
+    rows.sort(key=lambda a: a.get("raised_ms") or 0, reverse=True)
+    return web.json_response(rows)
+
+
+async def h_city_cases(request: web.Request) -> web.Response:
+    open_ = bool_param(request, "open")
+    rows = await _p(request).city_items("rescue_case", _county_param(request))
+    rows = [c for c in rows if open_ is None or (not c.get("closed")) is open_]
+    rows.sort(key=lambda c: c["steps"][0]["at_ms"], reverse=True)
+    return web.json_response(rows)
+
+
+async def _city_registered(
+    p: Platform, county: str | None
+) -> tuple[dict[str, int], dict[str, str | None], dict[str, dict[str, Any]]]:
+    elevators = await p.city_items("elevator", county)
+    key = {e["device_id"]: e for e in elevators}
+    registered = {f"{e['county']}/{e['device_id']}": int(e.get("registered_ms") or 0) for e in elevators}
+    company = {f"{e['county']}/{e['device_id']}": e.get("maintenance_company") for e in elevators}
+    return registered, company, key
+
+
+async def h_city_sessions(request: web.Request) -> web.Response:
+    return web.json_response(await _p(request).city_items("maintenance_session", _county_param(request)))
+
+
+async def h_city_overdue(request: web.Request) -> web.Response:
+    p = _p(request)
+    county = _county_param(request)
+    registered, company, _ = await _city_registered(p, county)
+    sessions = []
+    for b in await p.city_items("maintenance_session", county):
+        s = city_feed.session_from_body(b)
+        sessions.append(Session(f"{b['county']}/{s.device_id}", s.start_ms, s.end_ms, s.floors_visited, s.too_short))
+    rows = overdue_json(sessions, registered, company, p.clock(), p.config.maintenance)
+    for r in rows:
+        r["county"], r["device_id"] = r["device_id"].split("/", 1)
+    return web.json_response(rows)
+
+
+async def h_city_statistics(request: web.Request) -> web.Response:
+    p = _p(request)
+    since, until = window(request, p.clock())
+    county = _county_param(request)
+    elevators = await p.city_items("elevator", county)
+    refs = [
+        statistics.ElevatorRef(
+            f"{e['county']}/{e['device_id']}",
+            e.get("area_code"),
+            e.get("maintenance_company"),
+            int(e.get("registered_ms") or 0),
+        )
+        for e in elevators
+    ]
+    alarms = [
+        statistics.AlarmFact(f"{a['county']}/{a['device_id']}", a["type"], int(a["raised_ms"]), a.get("cleared_ms"))
+        for a in await p.city_items("alarm", county)
+    ]
+    cases = []
+    for c in await p.city_items("rescue_case", county):
+        case = city_feed.case_from_body(c)
+        cases.append(RescueCase(case.case_id, f"{c['county']}/{case.device_id}", case.alarm_id, case.steps, case.floor))
+    figs = statistics.compute(refs, alarms, cases, since, until, p.config.rescue.arrival_limit_s)
+    return _stats_response(request, figs, since, until)
+
+
+def add_platform_routes(
+    app: web.Application, platform: Platform, api_token: str | None, run_tasks: bool = True
+) -> None:
+    """Add the platform's routes to `app` (the collector's, or the standalone one) and, with
+    `run_tasks`, run its worker and senders for as long as the app runs."""
+    app[PLATFORM_KEY] = platform
+    token = api_token or ""
+    api = [
+        ("GET", "/api/v1/rescue-cases", h_cases),
+        ("POST", "/api/v1/rescue-cases", h_case_open),
+        ("GET", "/api/v1/rescue-cases/{case_id}", h_case),
+        ("POST", "/api/v1/rescue-cases/{case_id}/actions", h_case_action),
+        ("GET", "/api/v1/maintenance/sessions", h_sessions),
+        ("GET", "/api/v1/maintenance/last", h_last),
+        ("GET", "/api/v1/maintenance/overdue", h_overdue),
+        ("GET", "/api/v1/maintenance/compliance", h_compliance),
+        ("GET", "/api/v1/statistics", h_statistics),
+        ("GET", "/api/v1/registry", h_registry),
+        ("GET", "/api/v1/registry.csv", h_registry_csv),
+        ("PUT", "/api/v1/registry.csv", h_registry_import),
+        ("GET", "/api/v1/webhooks", h_webhooks),
+        ("GET", "/api/v1/city-feed", h_feed),
+        ("GET", "/api/v1/city/counties", h_city_counties),
+        ("GET", "/api/v1/city/elevators", h_city_elevators),
+        ("GET", "/api/v1/city/alarms", h_city_alarms),
+        ("GET", "/api/v1/city/rescue-cases", h_city_cases),
+        ("GET", "/api/v1/city/maintenance/sessions", h_city_sessions),
+        ("GET", "/api/v1/city/maintenance/overdue", h_city_overdue),
+        ("GET", "/api/v1/city/statistics", h_city_statistics),
+    ]
+    for method, path, handler in api:
+        app.router.add_route(method, path, _guard(token, handler))
+    app.router.add_post(city_feed.PUSH_PATH, h_push)  # county tokens, checked by the handler
+    if run_tasks:
+
+        async def tasks(_: web.Application) -> AsyncIterator[None]:
+            task = asyncio.create_task(platform.run(), name="platform")
+            yield
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+        app.cleanup_ctx.append(tasks)
