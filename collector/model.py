@@ -103,7 +103,7 @@ def body_of(record: frames.Record) -> tuple[Kind, dict[str, Any], EventFacts | N
         lead_ms = record.mono_ms - body.t_ms
         return Kind.EVENT, d, EventFacts(body.type, action, body.floor, body.fault_code, lead_ms, body.after_restart)
     if isinstance(body, frames.Trip):
-        trip = {
+        trip: dict[str, Any] = {
             "start_ms": body.start_ms,
             "stop_ms": body.stop_ms,
             "from_floor": body.from_floor,
@@ -111,15 +111,21 @@ def body_of(record: frames.Record) -> tuple[Kind, dict[str, Any], EventFacts | N
             "peak_speed_mm_s": body.peak_speed_mm_s,
             "stop_quality": body.stop_quality.name.lower(),
         }
+        if body.has_stats:  # trend watch's figures (docs/trend-watch.md)
+            trip.update(relevel=body.relevel, stopping_ms=body.stopping_ms, runs=body.runs, running_s=body.running_s)
         return Kind.TRIP, trip, None
     if isinstance(body, frames.DoorCycle):
-        door = {
+        door: dict[str, Any] = {
             "start_ms": body.start_ms,
             "end_ms": body.end_ms,
             "floor": body.floor,
             "open_ms": body.open_ms,
             "reopens": body.reopens,
         }
+        if body.has_stats:
+            door.update(
+                opening_ms=body.opening_ms, closing_ms=body.closing_ms, lock_ms=body.lock_ms, cycles=body.cycles
+            )
         return Kind.DOOR_CYCLE, door, None
     hb = {"uptime_s": body.uptime_s, "outbox_depth": body.outbox_depth, "comms_ok": body.comms_ok}
     return Kind.HEARTBEAT, hb, None

@@ -51,10 +51,20 @@ Bodies::
               flags (optional, only when not 0): bit 0 = a clear decided after the agent's restart
               for an alarm raised before it (frames without it decode as flags 0)
     heartbeat [outbox_depth << 1 | comms_ok, mono_ms // 1000 - uptime_s]
-    trip      [from_floor, to_floor, stop_ms - start_ms, peak_speed_mm_s, stop_quality]
+    trip      [from_floor, to_floor, stop_ms - start_ms, peak_speed_mm_s, stop_quality,
+               (relevel, stopping_ms | nil, runs | nil, running_s | nil)]
                                                  stop_ms of the trip is mono_ms (the car stopped)
-    door_cycle [floor, end_ms - start_ms, open_ms, reopens]
-                                                 end_ms of the cycle is mono_ms (door closed again)
+    door_cycle [floor, end_ms - start_ms, open_ms, reopens,
+               (opening_ms | nil, closing_ms | nil, lock_ms | nil, cycles | nil)]
+                                                 end_ms of the cycle is mono_ms (door closed again,
+                                                 and locked when lock_ms is set)
+
+    The bracketed tails (trip and door statistics, issue 18) are all present or all absent: an
+    agent that does not measure them sends the short body, and short bodies decode with the tail's
+    defaults (relevel 0, the rest nil). relevel: 1 when this run is a low-speed correction at the
+    landing the car just stopped at, with the door still closed. stopping_ms: from the speed last
+    falling below 300 mm/s to the stop. runs, running_s, cycles: the agent's counters since it
+    started (the collector sums them across the agent's lives).
 
     stop_quality: 0 level (stopped in the door zone), 1 outside the door zone,
                   2 emergency (stopped with the safety circuit open or without power)
@@ -99,6 +109,7 @@ from protocols.signals import Door, Mode, SignalSnapshot
 from protocols.topics import TopicError, validate_device_id
 
 FORMAT_VERSION: int = 1
+STOPPING_FROM_MM_S: int = 300  # a trip's stopping_ms starts when its speed last fell below this
 MAX_FRAME_BYTES: int = 65_536
 
 _U32 = 0xFFFF_FFFF
@@ -162,6 +173,15 @@ class Trip:
     to_floor: int
     peak_speed_mm_s: int
     stop_quality: StopQuality
+    # statistics (issue 18; None/False = not measured, the short wire body)
+    relevel: bool = False  # a low-speed correction at the landing just stopped at, door still closed
+    stopping_ms: int | None = None  # from the speed last falling below STOPPING_FROM_MM_S to the stop
+    runs: int | None = None  # runs since the agent started, this one included
+    running_s: int | None = None  # running time since the agent started, this run included
+
+    @property
+    def has_stats(self) -> bool:
+        return self.relevel or not (self.stopping_ms is None and self.runs is None and self.running_s is None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +193,17 @@ class DoorCycle:
     floor: int
     open_ms: int  # time the door stood fully open
     reopens: int  # closing turned back to opening (an obstruction or a call at the floor)
+    # statistics (issue 18; None = not measured, the short wire body)
+    opening_ms: int | None = None  # first opening: leaving closed to fully open
+    closing_ms: int | None = None  # last closing: from closing to closed
+    lock_ms: int | None = None  # from closed to the door-lock circuit made (then end_ms is that moment)
+    cycles: int | None = None  # door cycles since the agent started, this one included
+
+    @property
+    def has_stats(self) -> bool:
+        return not (
+            self.opening_ms is None and self.closing_ms is None and self.lock_ms is None and self.cycles is None
+        )
 
 
 Body = SignalSnapshot | Event | Heartbeat | Trip | DoorCycle
@@ -276,6 +307,10 @@ def _check_int(value: object, lo: int, hi: int, what: str) -> int:
     return int(value)
 
 
+def _opt_int(value: object, hi: int, what: str) -> int | None:
+    return None if value is None else _check_int(value, 0, hi, what)
+
+
 def _stamp(epoch: int, wall_ms: int, *counters: int) -> bytes:
     """epoch and wall_ms fixed-width, then each counter (seq, mono_ms) as an unsigned LEB128 varint."""
     _check_int(epoch, 0, _U32, "epoch")
@@ -341,25 +376,41 @@ def _body(record: Record) -> list[Any]:
             quality = StopQuality(body.stop_quality)
         except ValueError:
             raise FrameError("bad_value", f"trip record {record.seq}: stop_quality {body.stop_quality!r}") from None
-        return [
+        trip: list[Any] = [
             _check_int(body.from_floor, _I32_MIN, _I32_MAX, "from_floor"),
             _check_int(body.to_floor, _I32_MIN, _I32_MAX, "to_floor"),
             record.mono_ms - _check_int(body.start_ms, 0, record.mono_ms, "trip start_ms"),
             _check_int(body.peak_speed_mm_s, 0, _I32_MAX, "peak_speed_mm_s"),
             int(quality),
         ]
+        if body.has_stats:
+            trip += [
+                1 if body.relevel else 0,
+                _opt_int(body.stopping_ms, _I32_MAX, "stopping_ms"),
+                _opt_int(body.runs, _U48, "runs"),
+                _opt_int(body.running_s, _U48, "running_s"),
+            ]
+        return trip
     if kind == RecordKind.DOOR_CYCLE:
         if not isinstance(body, DoorCycle):
             raise FrameError("bad_type", f"door_cycle record {record.seq} has a {type(body).__name__} body")
         if body.end_ms != record.mono_ms:
             raise FrameError("bad_value", f"door_cycle record {record.seq}: end_ms {body.end_ms} != {record.mono_ms}")
         duration = record.mono_ms - _check_int(body.start_ms, 0, record.mono_ms, "door cycle start_ms")
-        return [
+        door: list[Any] = [
             _check_int(body.floor, _I32_MIN, _I32_MAX, "door cycle floor"),
             duration,
             _check_int(body.open_ms, 0, duration, "open_ms"),
             _check_int(body.reopens, 0, _I32_MAX, "reopens"),
         ]
+        if body.has_stats:
+            door += [
+                _opt_int(body.opening_ms, duration, "opening_ms"),
+                _opt_int(body.closing_ms, duration, "closing_ms"),
+                _opt_int(body.lock_ms, duration, "lock_ms"),
+                _opt_int(body.cycles, _U48, "cycles"),
+            ]
+        return door
     raise FrameError("bad_kind", f"record kind {kind!r}")
 
 
@@ -477,6 +528,10 @@ def _int(value: object, lo: int, hi: int, what: str) -> int:
     return value
 
 
+def _opt(value: object, hi: int, what: str) -> int | None:
+    return None if value is None else _int(value, 0, hi, what)
+
+
 def _unstamp(stamp: object) -> tuple[int, int]:
     """The 10-byte stamp of a presence frame: (epoch, wall_ms)."""
     if type(stamp) is not bytes or len(stamp) != _STAMP.size:
@@ -565,22 +620,47 @@ def _decode_body(kind: int, mono_ms: int, f: list[Any], index: int) -> Body:
         uptime_s = mono_s - _int(f[1], mono_s - _U48, mono_s, f"{what}: heartbeat uptime offset")
         return Heartbeat(uptime_s, packed >> 1, bool(packed & 1))
     if kind == 4 and index >= 0:
-        if len(f) != 5:
-            raise FrameError("bad_shape", f"{what}: trip body has {len(f)} fields, expected 5")
+        if len(f) not in (5, 9):
+            raise FrameError("bad_shape", f"{what}: trip body has {len(f)} fields, expected 5 or 9")
         from_floor = _int(f[0], _I32_MIN, _I32_MAX, f"{what}: from_floor")
         to_floor = _int(f[1], _I32_MIN, _I32_MAX, f"{what}: to_floor")
         start_ms = mono_ms - _int(f[2], 0, mono_ms, f"{what}: trip duration")
         peak = _int(f[3], 0, _I32_MAX, f"{what}: peak_speed_mm_s")
         quality = StopQuality(_int(f[4], 0, len(StopQuality) - 1, f"{what}: stop_quality"))
-        return Trip(start_ms, mono_ms, from_floor, to_floor, peak, quality)
+        if len(f) == 5:
+            return Trip(start_ms, mono_ms, from_floor, to_floor, peak, quality)
+        return Trip(
+            start_ms,
+            mono_ms,
+            from_floor,
+            to_floor,
+            peak,
+            quality,
+            bool(_int(f[5], 0, 1, f"{what}: relevel")),
+            _opt(f[6], _I32_MAX, f"{what}: stopping_ms"),
+            _opt(f[7], _U48, f"{what}: runs"),
+            _opt(f[8], _U48, f"{what}: running_s"),
+        )
     if kind == 5 and index >= 0:
-        if len(f) != 4:
-            raise FrameError("bad_shape", f"{what}: door_cycle body has {len(f)} fields, expected 4")
+        if len(f) not in (4, 8):
+            raise FrameError("bad_shape", f"{what}: door_cycle body has {len(f)} fields, expected 4 or 8")
         floor = _int(f[0], _I32_MIN, _I32_MAX, f"{what}: door cycle floor")
         duration = _int(f[1], 0, mono_ms, f"{what}: door cycle duration")
         open_ms = _int(f[2], 0, duration, f"{what}: open_ms")
         reopens = _int(f[3], 0, _I32_MAX, f"{what}: reopens")
-        return DoorCycle(mono_ms - duration, mono_ms, floor, open_ms, reopens)
+        if len(f) == 4:
+            return DoorCycle(mono_ms - duration, mono_ms, floor, open_ms, reopens)
+        return DoorCycle(
+            mono_ms - duration,
+            mono_ms,
+            floor,
+            open_ms,
+            reopens,
+            _opt(f[4], duration, f"{what}: opening_ms"),
+            _opt(f[5], duration, f"{what}: closing_ms"),
+            _opt(f[6], duration, f"{what}: lock_ms"),
+            _opt(f[7], _U48, f"{what}: cycles"),
+        )
     raise FrameError("bad_kind", f"{what}: record kind {kind}")
 
 

@@ -74,9 +74,40 @@ def test_a_run_and_a_door_cycle_are_two_records() -> None:
     assert car.kinds() == [RecordKind.STATUS]
     one_stop(car, 1000)
     assert car.out[1:] == [
-        (RecordKind.TRIP, Trip(1000, 5500, 1, 3, 1600, StopQuality.LEVEL)),
-        (RecordKind.DOOR_CYCLE, DoorCycle(5800, 17_800, 3, 4000 + 2000, 1)),
+        (RecordKind.TRIP, Trip(1000, 5500, 1, 3, 1600, StopQuality.LEVEL, False, 500, 1, 4)),
+        (RecordKind.DOOR_CYCLE, DoorCycle(5800, 17_800, 3, 4000 + 2000, 1, 2000, 2500, 0, 1)),
     ]
+
+
+def test_a_relevel_is_marked_and_the_lock_ends_the_door_cycle() -> None:
+    """Trend watch's figures (docs/trend-watch.md): a low-speed correction at the landing just
+    stopped at is a re-level, not a trip; the door cycle ends when the lock is made."""
+    car = Car(Reporter())
+    car.at(0)
+    car.at(1000, running=True, direction=1, speed_mm_s=1000, door_zone=False)
+    car.at(3000, speed_mm_s=200, floor=2, door_zone=True)
+    car.at(3800, running=False, direction=0, speed_mm_s=0)
+    car.at(4000, running=True, direction=-1, speed_mm_s=50)  # overshot: back to the landing
+    car.at(4600, running=False, direction=0, speed_mm_s=0)
+    car.at(5000, door=Door.OPENING, door_lock=False)
+    car.at(7100, door=Door.OPEN)
+    car.at(9000, door=Door.CLOSING)
+    car.at(11_700, door=Door.CLOSED)
+    assert [k for k, _ in car.out[1:]] == [RecordKind.TRIP, RecordKind.TRIP]  # no door record before the lock
+    car.at(12_050, door_lock=True)
+    trips = [b for k, b in car.out if isinstance(b, Trip)]
+    assert [(t.relevel, t.stopping_ms, t.runs) for t in trips] == [(False, 800, 1), (True, 600, 2)]
+    assert trips[1].running_s == 3  # 2.8 s + 0.6 s
+    doors = [b for k, b in car.out if isinstance(b, DoorCycle)]
+    assert doors == [DoorCycle(5000, 12_050, 2, 1900, 0, 2100, 2700, 350, 1)]
+    # a door that closes but never locks ends its cycle after LOCK_WAIT_MS, lock time unknown
+    car.at(13_000, door=Door.OPENING, door_lock=False)
+    car.at(15_000, door=Door.OPEN)
+    car.at(16_000, door=Door.CLOSING)
+    car.at(18_500, door=Door.CLOSED)
+    car.at(23_600, door=Door.CLOSED, occupied=True)
+    last = [b for k, b in car.out if isinstance(b, DoorCycle)][-1]
+    assert (last.lock_ms, last.end_ms, last.cycles) == (None, 23_600, 2)
 
 
 def test_a_stop_outside_the_door_zone_or_on_a_broken_safety_circuit_says_so() -> None:
