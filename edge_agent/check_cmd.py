@@ -1,7 +1,7 @@
 """`elev-agent check`: commissioning in the machine room, live in a plain terminal.
 
     elev-agent check [--config FILE] [--modbus-tcp HOST:PORT | --modbus-rtu DEVICE] [--gpio-sim HOST:PORT]
-                     [--broker URL] [--device-id ID] [--seconds N] [--skip CHECK ...] [--debug]
+                     [--broker URL] [--device-id ID] [--seconds N] [--skip CHECK ...] [--json] [--debug]
 
 An installer has just wired the gateway and wants to know, before leaving the site, whether what
 the agent will see is true. This command reads the controller and the sensors through the agent's
@@ -11,6 +11,12 @@ does while it is watched: the door contact must follow the door state the contro
 door zone must be made at each landing the car stops at, and so on. It ends as soon as every check
 has passed, or after `--seconds`, with a summary table and `check: pass` (exit 0) or
 `check: fail (N problems)` (exit 1). Exit 2: bad command line or configuration.
+
+The screen is read standing in a noisy machine room on a small terminal: every line fits 80
+columns, the verdicts are coloured words (PASS, FAIL, WAIT, NOT TESTED; plain when NO_COLOR is set
+or the output is not a terminal), and a check still waiting says what it waits for. One dead
+controller is one problem: the checks that need its answers are "not tested" and not counted again.
+`--json` prints JSON lines instead (progress, then one final object) for a phone app.
 
 The judging (`Watch`) is pure: samples in, verdicts out, so the criteria are tested without a lift.
 """
@@ -23,15 +29,26 @@ import bisect
 import contextlib
 import enum
 import logging
+import os
 import signal
 import ssl
 import sys
+import textwrap
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from edge_agent.config import AgentConfig, AgentError, ConfigError, Overrides, load, require_floors
+from edge_agent.config import (
+    STATUS_FILE,
+    AgentConfig,
+    AgentError,
+    ConfigError,
+    Overrides,
+    load,
+    load_file,
+    require_floors,
+)
 from edge_agent.fusion import FusionError, fuse
 from edge_agent.hw import cancellation_point
 from protocols.gpio_lines import GPIO_LINES
@@ -40,7 +57,20 @@ from protocols.signals import Door
 
 log = logging.getLogger("edge_agent.check")
 
-CHECKS = ("modbus", "door_contact", "door_zone", "presence", "alarm_button", "mains", "broker", "clock")
+CHECKS = (
+    "modbus",
+    "door_contact",
+    "door_zone",
+    "safety_circuit",
+    "door_lock",
+    "presence",
+    "alarm_button",
+    "mains",
+    "broker",
+    "clock",
+)
+# Judged by comparing a sensor with what the controller says: a silent controller leaves them untested.
+NEEDS_CONTROLLER = frozenset({"door_contact", "door_zone", "safety_circuit", "door_lock"})
 
 # Criteria (a healthy lift in normal traffic passes all of them within about a minute).
 MIN_POLL_SUCCESS = 0.90  # complete poll cycles / poll cycles attempted
@@ -49,15 +79,21 @@ DOOR_SETTLE_S = 0.6  # samples this close to a change of the contact or the cont
 DOOR_AGREEMENT = 0.98  # of the compared samples
 DOOR_MIN_SAMPLES = 20
 ZONE_MIN_FRACTION = 0.5  # a stop counts as "zone made" when the zone was made in at least half its samples
+ZONE_MIN_FLOORS = 2  # one landing proves little: the vane and sensors are seen at two floors or more
 MAINS_MIN_FRACTION = 0.99
+CIRCUIT_MADE_WHILE_RUNNING = 0.98  # safety chain / door lock: a NICE3000+ cannot run with either open
+CIRCUIT_MIN_RUNNING = 10  # samples with the car running before a circuit is judged
+LOCK_MIN_OPEN = 5  # samples with the door standing open before the lock is judged
+LOCK_OPEN_FRACTION = 0.5  # the lock circuit must read open in at least this share of them
 MIN_WATCH_S = 10.0  # never end earlier, even when everything already passed
+WIDTH = 80  # the narrowest terminal the screen must fit
 
 
 class Verdict(enum.StrEnum):
-    PASS = "pass"
+    PASS = "PASS"
     FAIL = "FAIL"
-    WAIT = "..."  # still watching
-    NOT_TESTED = "not tested"  # counts as a problem
+    WAIT = "WAIT"  # still watching; the reason says for what
+    NOT_TESTED = "NOT TESTED"  # counts as a problem, unless another failed check prevented it
     NOT_FITTED = "not fitted"
     SKIPPED = "skipped"
 
@@ -71,6 +107,26 @@ class Result:
     check: str
     verdict: Verdict
     reason: str
+    blocked_by: str | None = None  # the failed check that made this one impossible to judge
+
+    @property
+    def problem(self) -> bool:
+        """Counted in `check: fail (N problems)`: a check prevented by another is that other's problem."""
+        if self.verdict is Verdict.FAIL:
+            return True
+        return self.verdict is Verdict.NOT_TESTED and self.blocked_by is None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "check": self.check,
+            "verdict": self.verdict.name.lower(),
+            "reason": self.reason,
+            "blocked_by": self.blocked_by,
+        }
+
+
+def problems(results: Sequence[Result]) -> int:
+    return sum(1 for r in results if r.problem)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,14 +190,21 @@ class Watch:
 
     # --- verdicts --------------------------------------------------------------------------------
 
+    def controller_dead(self) -> bool:
+        """Polled, and not one complete answer: everything judged against the controller is moot."""
+        return bool(self.samples) and all(s.regs is None for s in self.samples)
+
     def results(self, final: bool) -> list[Result]:
         out = []
+        dead = self.controller_dead() and "modbus" not in self.skip
         for name in CHECKS:
             if name in self.skip:
                 out.append(Result(name, Verdict.SKIPPED, f"skipped (--skip {name})"))
                 continue
             r: Result = getattr(self, f"_{name}")()
-            if final and r.verdict is Verdict.WAIT:
+            if dead and name in NEEDS_CONTROLLER and r.verdict in (Verdict.WAIT, Verdict.NOT_TESTED):
+                r = Result(name, Verdict.NOT_TESTED, "needs the controller's answers (see modbus)", "modbus")
+            elif final and r.verdict is Verdict.WAIT:
                 r = Result(name, Verdict.NOT_TESTED, r.reason)
             out.append(r)
         return out
@@ -152,7 +215,7 @@ class Watch:
         polls = len(self.samples)
         good = sum(1 for s in self.samples if s.regs is not None)
         if polls == 0:
-            return Result("modbus", Verdict.WAIT, "no poll yet")
+            return Result("modbus", Verdict.WAIT, "asking the controller")
         if good == 0:
             if m.tcp_host:
                 hint = "check the address and port, and that the controller's Modbus TCP is enabled"
@@ -219,8 +282,8 @@ class Watch:
             return Result(
                 "door_contact",
                 Verdict.WAIT,
-                f"{compared} samples compared, the controller's door changed {controller_moves} times "
-                "(need the door to open and close once: call the car)",
+                f"call the car so its door opens and closes once: {compared} samples compared, "
+                f"the controller's door changed {controller_moves} times",
             )
         share = agree / compared
         text = f"contact (BCM {pin}) agrees with the controller's door state in {share:.1%} of {compared} samples"
@@ -244,7 +307,7 @@ class Watch:
             return Result("door_zone", missing.verdict, missing.reason)
         judged = [st for st in self.stops if st.samples >= 3]
         if not judged:
-            return Result("door_zone", Verdict.WAIT, "no stop at a landing yet: call the car to a few floors")
+            return Result("door_zone", Verdict.WAIT, "move the car to a few floors: no stop at a landing yet")
         low = self.cfg.elevator.lowest_floor
         by_floor: dict[int, list[bool]] = {}
         for st in judged:
@@ -261,7 +324,82 @@ class Watch:
                 f"door zone NOT made while the car stood at floor(s) {', '.join(map(str, bad))}: "
                 f"check the leveling sensors ({pins}) and the vane at those landings",
             )
+        if len(by_floor) < ZONE_MIN_FLOORS:
+            return Result(
+                "door_zone",
+                Verdict.WAIT,
+                f"door zone made at floor {floors} ({len(judged)} stop(s)): move the car to another floor",
+            )
         return Result("door_zone", Verdict.PASS, f"door zone made at every stop: {len(judged)} stops, floors {floors}")
+
+    def _circuit_rows(self, line: str) -> list[tuple[CarState | None, bool]]:
+        """(the controller's car state, the sense's level) for every sample that has both."""
+        rows = []
+        for s in self.samples:
+            if s.regs is None or s.levels is None or line not in s.levels:
+                continue
+            rows.append((decode_system_state(s.regs["system_state"]).car_state, s.levels[line]))
+        return rows
+
+    def _safety_circuit(self) -> Result:
+        missing = self._line_missing("safety_circuit")
+        if missing is not None:
+            return Result("safety_circuit", missing.verdict, missing.reason)
+        pin = self.cfg.gpio.pins["safety_circuit"]
+        rows = self._circuit_rows("safety_circuit")
+        running = [level for car, level in rows if car in (CarState.RUNNING, CarState.STOPPING)]
+        if len(running) < CIRCUIT_MIN_RUNNING:
+            standing_open = rows and not any(level for _, level in rows)
+            why = " (reads OPEN so far: pit stop or inspection switch?)" if standing_open else ""
+            return Result(
+                "safety_circuit",
+                Verdict.WAIT,
+                f"move the car to another floor: the chain is judged while the car runs{why}",
+            )
+        made = sum(running) / len(running)
+        if made >= CIRCUIT_MADE_WHILE_RUNNING:
+            return Result(
+                "safety_circuit", Verdict.PASS, f"made (1) in {made:.1%} of {len(running)} samples with the car running"
+            )
+        return Result(
+            "safety_circuit",
+            Verdict.FAIL,
+            f"reads OPEN in {1 - made:.1%} of {len(running)} samples while the car ran (it cannot run with the "
+            f"chain open): not wired, on another pin than BCM {pin}, or set [gpio] inverted",
+        )
+
+    def _door_lock(self) -> Result:
+        missing = self._line_missing("door_lock")
+        if missing is not None:
+            return Result("door_lock", missing.verdict, missing.reason)
+        pin = self.cfg.gpio.pins["door_lock"]
+        rows = self._circuit_rows("door_lock")
+        running = [level for car, level in rows if car in (CarState.RUNNING, CarState.STOPPING)]
+        standing_open = [level for car, level in rows if car is CarState.OPEN_HOLD]
+        if len(running) >= CIRCUIT_MIN_RUNNING:
+            locked = sum(running) / len(running)
+            if locked < CIRCUIT_MADE_WHILE_RUNNING:
+                return Result(
+                    "door_lock",
+                    Verdict.FAIL,
+                    f"reads UNLOCKED in {1 - locked:.1%} of {len(running)} samples while the car ran: not wired, "
+                    f"on another pin than BCM {pin}, or set [gpio] inverted",
+                )
+        if len(running) < CIRCUIT_MIN_RUNNING or len(standing_open) < LOCK_MIN_OPEN:
+            return Result("door_lock", Verdict.WAIT, "move the car to another floor and let its door open there")
+        unlocked = standing_open.count(False) / len(standing_open)
+        if unlocked < LOCK_OPEN_FRACTION:
+            return Result(
+                "door_lock",
+                Verdict.FAIL,
+                f"stays LOCKED while the door stands open ({len(standing_open)} samples): on the wrong circuit "
+                f"(the safety chain?) or BCM {pin} stuck",
+            )
+        return Result(
+            "door_lock",
+            Verdict.PASS,
+            f"locked while the car ran ({len(running)} samples), open with the door open ({len(standing_open)})",
+        )
 
     def _values(self, line: str) -> list[bool]:
         return [s.levels[line] for s in self.samples if s.levels is not None and line in s.levels]
@@ -278,7 +416,7 @@ class Watch:
         return Result(
             "presence",
             Verdict.WAIT,
-            f"read only {level} so far: step into the car and out, or check the sensor (BCM {pin}); "
+            f"step into the car and out again: read only {level} so far (sensor on BCM {pin}); "
             "--skip presence if it cannot be tested",
         )
 
@@ -302,7 +440,7 @@ class Watch:
         return Result(
             "alarm_button",
             Verdict.WAIT,
-            "press the car alarm button (hold it 1 s); --skip alarm_button if nobody can",
+            "press the alarm button in the car (hold it 1 s); --skip alarm_button if nobody can",
         )
 
     def _mains(self) -> Result:
@@ -324,7 +462,7 @@ class Watch:
                 "mains", Verdict.FAIL, f"mains present in only {on:.1%} of samples: a loose or flickering input"
             )
         if len(values) < 20:
-            return Result("mains", Verdict.WAIT, "watching")
+            return Result("mains", Verdict.WAIT, "reading the mains sense")
         return Result("mains", Verdict.PASS, f"mains present in {on:.1%} of samples")
 
     def _broker(self) -> Result:
@@ -337,10 +475,46 @@ class Watch:
 # --- the IO around it ------------------------------------------------------------------------------
 
 
-async def check_broker(cfg: AgentConfig) -> Result:
-    """Connect with the gateway's own credentials and TLS settings, then disconnect (no will, no publish).
+def running_agent(cfg: AgentConfig) -> dict[str, object] | None:
+    """The status of an agent running from this configuration's data_dir, None when none runs."""
+    import json
 
-    A different client id than the agent's, so a running agent service is not kicked off the broker.
+    from edge_agent.status_cmd import STALE_S, liveness
+
+    try:
+        status = json.loads((cfg.data_dir / STATUS_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(status, dict):
+        return None
+    running, _ = liveness(status, max(STALE_S, 3 * cfg.timing.status_file_s))
+    return status if running else None
+
+
+def broker_from_agent(status: Mapping[str, object]) -> Result:
+    """The broker verdict from the running agent's own connection (check does not log in beside it)."""
+    link = status.get("link")
+    link = link if isinstance(link, dict) else {}
+    pid = status.get("pid")
+    where = link.get("broker", "?")
+    if link.get("online"):
+        return Result("broker", Verdict.PASS, f"the running agent (pid {pid}) is connected to {where}")
+    error = link.get("last_error") or "no error recorded"
+    return Result(
+        "broker",
+        Verdict.FAIL,
+        f"the running agent (pid {pid}) is NOT connected to {where}: {error}; check the broker address, "
+        "network and the login `elev-collector devices add` printed",
+    )
+
+
+async def check_broker(cfg: AgentConfig) -> Result:
+    """Connect with the gateway's own credentials, client id and TLS settings, then disconnect.
+
+    The agent's own client id (`elev-agent-ID`): the broker pins each device login to it (see
+    collector/broker/dynsec.py), so any other id would be refused however right the password is. No
+    will, no subscription, no publish: the collector sees nothing. A running agent on this gateway
+    would be kicked off by the same id, so `run_check` asks that agent instead of connecting.
     """
     import aiomqtt
 
@@ -355,7 +529,7 @@ async def check_broker(cfg: AgentConfig) -> Result:
             b.port,
             username=b.username,
             password=b.password,
-            identifier=f"{cfg.client_id}-check",
+            identifier=cfg.client_id,
             keepalive=b.keepalive_s,
             timeout=10.0,
             tls_context=tls_context(b.ca_file) if b.tls else None,
@@ -367,8 +541,16 @@ async def check_broker(cfg: AgentConfig) -> Result:
     except aiomqtt.MqttError as exc:
         text = str(exc)
         low = text.lower()
-        if any(k in low for k in ("not authori", "bad user name", "password", "code:134", "code:135")):
-            why = "the broker refused the login: copy the username and password `elev-collector devices add` printed"
+        if any(k in low for k in ("not authori", "bad user name", "password", "identifier", "code:13")):
+            why = (
+                "the broker refused the login: copy the username and password `elev-collector devices add` "
+                f"printed; the broker admits this device only as client id elev-agent-{cfg.device_id}"
+                + (
+                    f", not {cfg.client_id} ([broker] client_id)"
+                    if cfg.client_id != f"elev-agent-{cfg.device_id}"
+                    else ""
+                )
+            )
         elif "certificate" in low or "ssl" in low or "tls" in low:
             why = "the broker's certificate cannot be verified: set [broker] ca_file to the CA the operator gave"
         elif "refused" in low or "errno 111" in low:
@@ -381,7 +563,7 @@ async def check_broker(cfg: AgentConfig) -> Result:
     except OSError as exc:
         return Result("broker", Verdict.FAIL, f"{where}: {exc}; check the network and the broker address")
     tls = ", TLS verified" if b.tls else ", no TLS (plain mqtt://)"
-    return Result("broker", Verdict.PASS, f"connected to {where}{who}{tls}, then disconnected")
+    return Result("broker", Verdict.PASS, f"logged in to {where}{who}{tls}, then disconnected")
 
 
 async def check_clock(cfg: AgentConfig) -> Result:
@@ -397,35 +579,65 @@ async def check_clock(cfg: AgentConfig) -> Result:
     return Result("clock", Verdict.FAIL, why)
 
 
-def _line(cfg: AgentConfig, name: str, levels: Mapping[str, bool] | None) -> str:
-    pin = cfg.gpio.pins[name]
-    if name in cfg.gpio.absent:
-        value = "not fitted"
+_COLOURS = {
+    Verdict.PASS: "\x1b[1;32m",  # bold green
+    Verdict.FAIL: "\x1b[1;37;41m",  # bold white on red: seen from across the room
+    Verdict.WAIT: "\x1b[1;33m",  # bold yellow
+    Verdict.NOT_TESTED: "\x1b[1;35m",  # bold magenta
+    Verdict.NOT_FITTED: "\x1b[2m",  # dim
+    Verdict.SKIPPED: "\x1b[2m",
+}
+
+
+def use_colour(stream: TextIO, environ: Mapping[str, str]) -> bool:
+    """Colour only for a person at a terminal that can show it (https://no-color.org)."""
+    if environ.get("NO_COLOR"):
+        return False
+    if environ.get("TERM", "") == "dumb":
+        return False
+    return stream.isatty()
+
+
+def label(v: Verdict, colour: bool, width: int = 10) -> str:
+    """The verdict word padded to `width` visible columns, coloured when asked."""
+    text = v.value.ljust(width)
+    if not colour:
+        return text
+    return f"{_COLOURS[v]}{v.value}\x1b[0m" + " " * (width - len(v.value))
+
+
+def wrap_row(prefix: str, text: str, visible_prefix: int) -> list[str]:
+    """`prefix` then `text` wrapped into WIDTH columns, continuation lines under the text."""
+    lines = textwrap.wrap(text, WIDTH - visible_prefix, break_on_hyphens=False) or [""]
+    return [prefix + lines[0]] + [" " * visible_prefix + rest for rest in lines[1:]]
+
+
+def _level(cfg: AgentConfig, name: str, levels: Mapping[str, bool] | None) -> str:
+    if name in cfg.gpio.absent or (levels is not None and name not in levels):
+        value = "-"  # not fitted
     elif levels is None:
         value = "?"
-    elif name not in levels:
-        value = "not fitted"
     else:
         value = "1" if levels[name] else "0"
-    inv = " (inverted)" if name in cfg.gpio.inverted else ""
-    return f"  {name:15s} {value:10s} BCM {pin}{inv}"
+    inv = "i" if name in cfg.gpio.inverted else ""
+    return f"{name:14s} {value:1s} BCM {cfg.gpio.pins[name]:<2d}{inv:1s}"
 
 
-def render(cfg: AgentConfig, watch: Watch, elapsed_s: float, seconds: float, counters: Mapping[str, int]) -> str:
-    """The live screen: the signals of the last poll, then the verdicts so far."""
-    last = watch.samples[-1] if watch.samples else None
+def signal_lines(cfg: AgentConfig, last: Sample | None, counters: Mapping[str, int]) -> list[str]:
+    """The controller's words and the sensors' levels of the last poll, in 80 columns."""
     m = cfg.modbus
     link = f"tcp {m.tcp_host}:{m.tcp_port}" if m.tcp_host else f"rtu {m.rtu_device} {m.baud} {m.parity}{m.stopbits}"
-    out = [
-        f"elev-agent check  {cfg.device_id}   {elapsed_s:5.1f} s of {seconds:g} s   (Ctrl-C ends early)",
-        "",
-        f"controller  {link}  unit {m.unit_id}   requests {counters.get('requests', 0)}  ok {counters.get('ok', 0)}"
-        f"  timeouts {counters.get('timeouts', 0)}  bad frames {counters.get('bad_frames', 0)}"
-        f"  exceptions {counters.get('exceptions', 0)}  no connection {counters.get('disconnects', 0)}",
-    ]
+    failed = counters.get("requests", 0) - counters.get("ok", 0)
+    out = wrap_row(
+        "controller ",
+        f"{link} unit {m.unit_id}: {counters.get('requests', 0)} requests, {failed} failed "
+        f"({counters.get('timeouts', 0)} timeouts, {counters.get('bad_frames', 0)} bad frames, "
+        f"{counters.get('exceptions', 0)} exceptions, {counters.get('disconnects', 0)} no connection)",
+        11,
+    )
     regs = last.regs if last is not None else None
     if regs is None:
-        out.append("  (no complete answer in the last poll)")
+        out.append("  no complete answer in the last poll")
     else:
         st = decode_system_state(regs["system_state"])
         car = st.car_state.name.lower().replace("_", " ") if st.car_state is not None else "?"
@@ -435,34 +647,91 @@ def render(cfg: AgentConfig, watch: Watch, elapsed_s: float, seconds: float, cou
             status = f"? ({regs['run_status']})"
         floor = landing_to_floor(regs["landing"], cfg.elevator.lowest_floor)
         out += [
-            f"  speed {regs['speed_mm_s']} mm/s (rated {regs['rated_speed_mm_s']})   landing {regs['landing']}"
-            f" = floor {floor}   position {regs['car_position_dm'] / 10:.1f} m"
-            f"   load {regs['car_load_permille'] / 10:.1f} %",
-            f"  mode {st.mode.value}   car {car}   run status {status}   fault {regs['fault']}",
+            f"  floor {floor} (landing {regs['landing']})  car {car}  run status {status}  mode {st.mode.value}",
+            f"  speed {regs['speed_mm_s']}/{regs['rated_speed_mm_s']} mm/s  position "
+            f"{regs['car_position_dm'] / 10:.1f} m  load {regs['car_load_permille'] / 10:.1f} %  fault {regs['fault']}",
         ]
-    out += ["", "sensors (GPIO)"]
     levels = last.levels if last is not None else None
-    out += [_line(cfg, name, levels) for name in GPIO_LINES]
+    cells = [_level(cfg, name, levels) for name in GPIO_LINES]
+    out.append("sensors (1 made, 0 open, - not fitted, ? unknown)")
+    out += [("  " + "   ".join(cells[i : i + 2])).rstrip() for i in range(0, len(cells), 2)]
+    return out
+
+
+def verdict_lines(results: Sequence[Result], colour: bool) -> list[str]:
+    out = []
+    for r in results:
+        out += wrap_row(f"{label(r.verdict, colour)} {r.check:14s} ", r.reason, 26)
+    return out
+
+
+def render(
+    cfg: AgentConfig, watch: Watch, elapsed_s: float, seconds: float, counters: Mapping[str, int], colour: bool = False
+) -> str:
+    """The live screen: what to do now, the signals of the last poll, then the verdicts so far."""
     results = watch.results(final=False)
+    out = [f"elev-agent check  {cfg.device_id}  {elapsed_s:5.1f} of {seconds:g} s  (Ctrl-C ends early)"]
     alarm = next(r for r in results if r.check == "alarm_button")
-    out.append("")
     if alarm.verdict is Verdict.WAIT:
-        out.append(">>> press the car alarm button now (hold it 1 s) <<<")
-    out += ["verdicts"]
-    out += [f"  {r.verdict.value:10s} {r.check:13s} {r.reason}" for r in results]
+        out.append(">>> press the alarm button in the car now (hold it 1 s) <<<")
+    out += signal_lines(cfg, watch.samples[-1] if watch.samples else None, counters)
+    out += verdict_lines(results, colour)
     return "\n".join(out)
 
 
-def summary(results: Sequence[Result]) -> str:
-    problems = sum(1 for r in results if not r.verdict.ok)
-    out = ["", f"{'check':13s} {'verdict':10s} reason", f"{'-' * 13} {'-' * 10} {'-' * 40}"]
-    out += [f"{r.check:13s} {r.verdict.value:10s} {r.reason}" for r in results]
-    out.append("")
-    out.append("check: pass" if problems == 0 else f"check: fail ({problems} problem{'s' if problems != 1 else ''})")
+def end_line(results: Sequence[Result]) -> str:
+    n = problems(results)
+    if n == 0:
+        return "check: pass"
+    return f"check: fail ({n} problem{'s' if n != 1 else ''})"
+
+
+def summary(results: Sequence[Result], colour: bool = False) -> str:
+    out = ["", f"{'check':14s} {'verdict':10s} reason", f"{'-' * 14} {'-' * 10} {'-' * 54}"]
+    for r in results:
+        out += wrap_row(f"{r.check:14s} {label(r.verdict, colour)} ", r.reason, 26)
+    blocked = [r for r in results if r.verdict is Verdict.NOT_TESTED and r.blocked_by]
+    for cause in sorted({r.blocked_by for r in blocked if r.blocked_by}):
+        names = ", ".join(r.check for r in blocked if r.blocked_by == cause)
+        out += [""] + wrap_row(
+            "",
+            f"not counted: {names} could not be tested because {cause} failed (one problem); "
+            "fix it and run the check again",
+            0,
+        )
+    out += ["", end_line(results)]
     return "\n".join(out)
 
 
-async def run_check(cfg: AgentConfig, seconds: float, skip: frozenset[str], out: TextIO, tty: bool) -> int:
+def json_line(watch: Watch, elapsed_s: float, final: bool) -> str:
+    """One JSON object (one line) for an app: every verdict, the last levels, and at the end the result."""
+    import json
+
+    results = watch.results(final=final)
+    last = watch.samples[-1] if watch.samples else None
+    doc: dict[str, object] = {
+        "device_id": watch.cfg.device_id,
+        "elapsed_s": round(elapsed_s, 1),
+        "final": final,
+        "checks": [r.as_json() for r in results],
+        "registers": dict(last.regs) if last is not None and last.regs is not None else None,
+        "levels": dict(last.levels) if last is not None and last.levels is not None else None,
+    }
+    if final:
+        doc["result"] = "pass" if problems(results) == 0 else "fail"
+        doc["problems"] = problems(results)
+    return json.dumps(doc, separators=(",", ":"))
+
+
+async def run_check(
+    cfg: AgentConfig,
+    seconds: float,
+    skip: frozenset[str],
+    out: TextIO,
+    tty: bool,
+    colour: bool = False,
+    as_json: bool = False,
+) -> int:
     from edge_agent.hw.device import DeviceReader
     from edge_agent.hw.gpio import GpiozeroInputs, SimGpioFeed, mock_factory, native_factory
     from edge_agent.hw.modbus import ModbusBus
@@ -475,7 +744,7 @@ async def run_check(cfg: AgentConfig, seconds: float, skip: frozenset[str], out:
     reader = DeviceReader(bus, NICE3000_MONITOR, cfg.modbus.unit_id, cfg.modbus.backoff_max_s)
     period_s = cfg.timing.poll_period_ms / 1000
     started = time.monotonic()
-    redraw_s = 0.5 if tty else 5.0
+    redraw_s = 1.0 if as_json else 0.5 if tty else 5.0
     next_draw = started
     interrupted = False
 
@@ -487,20 +756,28 @@ async def run_check(cfg: AgentConfig, seconds: float, skip: frozenset[str], out:
         asyncio.get_running_loop().add_signal_handler(signal.SIGINT, interrupt)
 
     async def broker_task() -> None:
-        watch.broker = await check_broker(cfg) if "broker" not in skip else None
+        if "broker" in skip:
+            return
+        agent = running_agent(cfg)
+        watch.broker = broker_from_agent(agent) if agent is not None else await check_broker(cfg)
 
     async def clock_task() -> None:
         watch.clock = await check_clock(cfg) if "clock" not in skip else None
 
-    def draw(elapsed: float) -> None:
+    def count() -> Mapping[str, int]:
         c = bus.counters
         watch.error_rate = (c.requests - c.ok) / c.requests if c.requests else 0.0
         watch.exceptions = c.exceptions
-        screen = render(cfg, watch, elapsed, seconds, c.as_dict())
-        if tty:
-            out.write("\x1b[H\x1b[2J" + screen + "\n")
+        return c.as_dict()
+
+    def draw(elapsed: float) -> None:
+        counters = count()
+        if as_json:
+            out.write(json_line(watch, elapsed, final=False) + "\n")
+        elif tty:
+            out.write("\x1b[H\x1b[2J" + render(cfg, watch, elapsed, seconds, counters, colour) + "\n")
         else:
-            out.write(screen + "\n\n")
+            out.write(render(cfg, watch, elapsed, seconds, counters, colour) + "\n\n")
         out.flush()
 
     try:
@@ -544,11 +821,18 @@ async def run_check(cfg: AgentConfig, seconds: float, skip: frozenset[str], out:
     finally:
         await bus.close()
         inputs.close()
-    draw(time.monotonic() - started)
+    elapsed = time.monotonic() - started
+    count()
     results = watch.results(final=True)
-    out.write(summary(results) + "\n")
+    if as_json:
+        out.write(json_line(watch, elapsed, final=True) + "\n")
+    else:
+        if tty:  # the end replaces the live screen: the verdicts, nothing to scroll back for
+            out.write("\x1b[H\x1b[2J")
+        out.write(f"elev-agent check  {cfg.device_id}  watched {elapsed:.1f} s\n")
+        out.write(summary(results, colour) + "\n")
     out.flush()
-    return 0 if all(r.verdict.ok for r in results) else 1
+    return 0 if problems(results) == 0 else 1
 
 
 def parser() -> argparse.ArgumentParser:
@@ -578,6 +862,9 @@ def parser() -> argparse.ArgumentParser:
         metavar="CHECK",
         help=f"do not judge CHECK (repeatable): {', '.join(CHECKS)}",
     )
+    p.add_argument(
+        "--json", action="store_true", help="JSON lines instead of the screen: progress each second, then the result"
+    )
     p.add_argument("--debug", action="store_true", help="verbose logs and tracebacks")
     return p
 
@@ -594,6 +881,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"elev-agent check: --seconds {args.seconds:g} is out of range 1..3600", file=sys.stderr)
         return 2
     try:
+        # A data_dir in the file says where a running agent's status is (then check asks it about the
+        # broker instead of kicking it off); without one the directory is never used.
+        data_dir = None if args.config and load_file(args.config).get("data_dir") else "."
         cfg = load(
             args.config,
             Overrides(
@@ -601,7 +891,7 @@ def main(argv: list[str] | None = None) -> int:
                 broker_url=args.broker,
                 modbus_tcp=args.modbus_tcp,
                 modbus_rtu=args.modbus_rtu,
-                data_dir=".",  # check keeps no data; the directory is never used
+                data_dir=data_dir,  # check keeps no data
                 gpio_sim=args.gpio_sim,
                 floors=args.floors,
             ),
@@ -613,8 +903,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"elev-agent check: {exc}", file=sys.stderr)
         return 2
     tty = sys.stdout.isatty()
+    colour = use_colour(sys.stdout, os.environ)
     try:
-        return asyncio.run(run_check(cfg, args.seconds, frozenset(args.skip), sys.stdout, tty))
+        return asyncio.run(
+            run_check(cfg, args.seconds, frozenset(args.skip), sys.stdout, tty, colour=colour, as_json=args.json)
+        )
     except KeyboardInterrupt:
         print("\nelev-agent check: interrupted", file=sys.stderr)
         return 1

@@ -10,6 +10,7 @@ that is down. The judging criteria themselves are checked on plain samples at th
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_agent.check_cmd import Sample, Verdict, Watch
+from edge_agent.check_cmd import Sample, Verdict, Watch, problems, summary
 from edge_agent.config import Overrides, load
 from protocols.registers import CarState, RunStatus, encode_system_state
 from protocols.signals import Mode
@@ -90,79 +91,150 @@ def sim(tmp_path: Path) -> Iterator[Sim]:
 
 
 class Tmux:
-    """A private tmux server (its own socket) with one pane running a command."""
+    """A private tmux server (its own socket) with one 80-column pane running a command."""
 
-    def __init__(self, workdir: Path, command: str) -> None:
+    def __init__(self, workdir: Path, command: str, env: str = "env -u NO_COLOR") -> None:
         if shutil.which("tmux") is None:
             pytest.fail("tmux is not installed: run scripts/bootstrap.sh tmux (apt-get install tmux)")
         self.sock = str(workdir / "tmux.sock")
         # The pane stays after the command so the test can read the end of the screen and the exit code.
-        self._tmux("new-session", "-d", "-s", "check", "-x", "200", "-y", "60", f"{command}; echo EXIT=$?; sleep 120")
+        shell = f"{env} {command}; echo EXIT=$?; sleep 120"
+        self._tmux("new-session", "-d", "-s", "check", "-x", "80", "-y", "50", shell)
 
     def _tmux(self, *args: str) -> str:
         return subprocess.run(["tmux", "-S", self.sock, *args], capture_output=True, text=True, timeout=10).stdout
 
-    def screen(self) -> str:
-        return self._tmux("capture-pane", "-p", "-t", "check")
+    def screen(self, escapes: bool = False) -> str:
+        """The pane as text; -J joins lines tmux wrapped, so a line wider than 80 columns shows as one."""
+        return self._tmux("capture-pane", "-p", "-J", *(["-e"] if escapes else []), "-t", "check")
 
     def kill(self) -> None:
         subprocess.run(["tmux", "-S", self.sock, "kill-server"], capture_output=True, timeout=10)
 
 
-def test_healthy_lift_passes_live_in_a_terminal(tmp_path: Path, broker: Broker, sim: Sim) -> None:
-    cmd = (
+def _too_wide(screen: str) -> list[str]:
+    return [line for line in screen.splitlines() if len(line.rstrip()) > 80]
+
+
+def _rows(screen: str) -> dict[str, str]:
+    """The summary table's first line per check, by check name."""
+    table = screen[screen.index("check          verdict") :]
+    return {line.split()[0]: line for line in table.splitlines()[2:] if line[:1].isalpha() and " " in line}
+
+
+def _check_cmd(tmp_path: Path, sim: Sim, broker_url: str, *extra: str) -> str:
+    return (
         f"{BIN / 'elev-agent'} check --device-id lift-1 --floors=-1..12 --modbus-tcp {sim.modbus} "
-        f"--gpio-sim {sim.gpio} "
-        f"--broker {broker.url} --seconds 70 --skip clock 2>{tmp_path / 'check.err'}"
+        f"--gpio-sim {sim.gpio} --broker {broker_url} {' '.join(extra)} 2>{tmp_path / 'check.err'}"
     )
-    term = Tmux(tmp_path, cmd)
+
+
+def test_healthy_lift_passes_live_in_an_80_column_terminal(tmp_path: Path, broker: Broker, sim: Sim) -> None:
+    term = Tmux(tmp_path, _check_cmd(tmp_path, sim, broker.url, "--seconds 70 --skip clock"))
     try:
-        # The live screen: controller registers and every sensor line, refreshing, and the request to press.
+        # The live screen: what to do now, controller registers and every sensor line, refreshing.
         live = wait_for(
-            lambda: (s := term.screen()) and "press the car alarm button" in s and "run status" in s and s,
+            lambda: (s := term.screen()) and "press the alarm button in the car now" in s and "run status" in s and s,
             timeout_s=30,
             what="the live screen asking for the alarm button",
         )
-        for signal in ("speed", "landing", "mode normal", "door_closed", "leveling_up", "presence", "mains"):
+        for signal in ("speed", "floor", "mode normal", "door_closed", "leveling_up", "presence", "mains"):
             assert signal in live, live
+        for line in ("safety_circuit", "door_lock"):
+            assert line in live, live
         assert "check:" not in live
-        assert "door_closed     1" in live or "door_closed     0" in live, live  # a level, not "?"
+        assert "door_closed    1 BCM 17" in live or "door_closed    0 BCM 17" in live, live  # a level, not "?"
+        assert not _too_wide(live), _too_wide(live)
+        waiting = next(line for line in live.splitlines() if "alarm_button   press" in line)
+        assert waiting.startswith("WAIT "), waiting
+        coloured = term.screen(escapes=True)
+        assert "\x1b[" in coloured, "a terminal without NO_COLOR gets coloured verdicts"
         sim.inject("alarm_button")
         end = wait_for(lambda: (s := term.screen()) and "EXIT=" in s and s, timeout_s=75, what="check to end")
     finally:
         term.kill()
     assert "check: pass" in end and "EXIT=0" in end, end + (tmp_path / "check.err").read_text()
-    summary = end[end.index("check         verdict") :]
-    for name in ("modbus", "door_contact", "door_zone", "presence", "alarm_button", "mains", "broker"):
-        row = next(line for line in summary.splitlines() if line.startswith(name + " "))
-        assert " pass " in row, row
-    assert "wired: 1 press(es) seen" in summary
-    assert "clock         skipped" in summary
+    assert not _too_wide(end), _too_wide(end)
+    rows = _rows(end)
+    for name in ("modbus", "door_contact", "door_zone", "safety_circuit", "door_lock", "presence", "alarm_button"):
+        assert rows[name].split()[1] == "PASS", rows[name]
+    assert rows["mains"].split()[1] == "PASS" and rows["broker"].split()[1] == "PASS", rows
+    assert "wired: 1 press(es) seen" in end
+    assert rows["clock"].split()[1] == "skipped"
+    floors = end[end.index("door zone made at every stop") :].split("floors", 1)[1]
+    assert "," in floors.splitlines()[0], "the door zone passes only after stops at two floors or more"
 
 
-def test_silent_controller_and_missing_broker_fail_with_reasons(tmp_path: Path, broker: Broker, sim: Sim) -> None:
+def test_no_color_in_a_terminal_prints_plain_words(tmp_path: Path, broker: Broker, sim: Sim) -> None:
+    cmd = _check_cmd(tmp_path, sim, broker.url, "--seconds 3 --skip clock")
+    term = Tmux(tmp_path, cmd, env="env NO_COLOR=1")
+    try:
+        wait_for(lambda: "EXIT=" in term.screen(), timeout_s=40, what="check to end")
+        plain = term.screen(escapes=True)
+    finally:
+        term.kill()
+    assert "check: fail (" in plain, plain  # 3 s is too short for the door zone and the alarm button
+    assert "\x1b[" not in plain, plain
+    assert "NOT TESTED" in plain and "PASS" in plain
+
+
+def test_dead_controller_is_one_problem_piped(tmp_path: Path, broker: Broker, sim: Sim) -> None:
     broker.stop()
     sim.inject("comms_loss", "--duration-s", "60")
     started = time.monotonic()
     done = subprocess.run(
         [str(BIN / "elev-agent"), "check", "--device-id", "lift-1", "--modbus-tcp", sim.modbus, "--floors=-1..12"]
-        + ["--gpio-sim", sim.gpio, "--broker", broker.url, "--seconds", "8", "--skip", "clock"],
+        + ["--gpio-sim", sim.gpio, "--broker", broker.url, "--seconds", "8", "--skip", "clock"]
+        + ["--skip", "presence", "--skip", "alarm_button"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if k != "NO_COLOR"},
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert time.monotonic() - started < 40
+    out = done.stdout
+    assert "\x1b[" not in out  # not a terminal: plain appended screens, no colour, no escape codes
+    assert not _too_wide(out), _too_wide(out)
+    # modbus and broker: two problems; the four checks the dead controller prevented are not counted again.
+    assert out.splitlines()[-1] == "check: fail (2 problems)", out[-3000:]
+    rows = _rows(out)
+    assert rows["modbus"].split()[1] == "FAIL" and "no answer from unit 1" in rows["modbus"]
+    assert rows["broker"].split()[1] == "FAIL" and "nothing listens there" in out, rows["broker"]
+    for name in ("door_contact", "door_zone", "safety_circuit", "door_lock"):
+        assert "NOT TESTED needs the controller" in rows[name], rows[name]
+    assert rows["mains"].split()[1] == "PASS", rows["mains"]
+    assert "not counted: door_contact, door_zone, safety_circuit, door_lock" in out
+
+
+def test_json_lines_for_an_app(tmp_path: Path, sim: Sim) -> None:
+    sim.inject("comms_loss", "--duration-s", "60")
+    done = subprocess.run(
+        [str(BIN / "elev-agent"), "check", "--device-id", "lift-1", "--modbus-tcp", sim.modbus, "--floors=-1..12"]
+        + ["--gpio-sim", sim.gpio, "--broker", "mqtt://127.0.0.1:1", "--seconds", "4", "--skip", "clock", "--json"],
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert done.returncode == 1, done.stdout + done.stderr
-    assert time.monotonic() - started < 40
-    out = done.stdout
-    assert "\x1b[" not in out  # not a terminal: plain appended screens
-    assert out.rstrip().endswith(")") and "check: fail (" in out.splitlines()[-1]
-    summary = out[out.index("check         verdict") :]
-    modbus = next(line for line in summary.splitlines() if line.startswith("modbus "))
-    assert "FAIL" in modbus and "no answer from unit 1" in modbus
-    broker_row = next(line for line in summary.splitlines() if line.startswith("broker "))
-    assert "FAIL" in broker_row and "nothing listens there" in broker_row, broker_row
-    alarm = next(line for line in summary.splitlines() if line.startswith("alarm_button "))
-    assert "not tested" in alarm and "press the car alarm button" in alarm
+    docs = [json.loads(line) for line in done.stdout.splitlines()]  # every line is one JSON object
+    assert len(docs) >= 2 and not any(d["final"] for d in docs[:-1]) and docs[-1]["final"]
+    final = docs[-1]
+    assert final["result"] == "fail" and final["device_id"] == "lift-1"
+    checks = {c["check"]: c for c in final["checks"]}
+    assert checks["modbus"]["verdict"] == "fail"
+    assert checks["door_lock"] == {
+        "check": "door_lock",
+        "verdict": "not_tested",
+        "reason": "needs the controller's answers (see modbus)",
+        "blocked_by": "modbus",
+    }
+    assert checks["clock"]["verdict"] == "skipped"
+    # modbus, broker, and presence / alarm_button that nobody exercised in 4 s (unless presence moved)
+    assert final["problems"] == sum(
+        1 for c in final["checks"] if c["verdict"] == "fail" or (c["verdict"] == "not_tested" and not c["blocked_by"])
+    )
+    assert final["levels"] is not None and "door_closed" in final["levels"]
 
 
 def test_bad_configuration_is_one_line_exit_2(tmp_path: Path) -> None:
@@ -244,6 +316,8 @@ def test_criteria_healthy_wiring() -> None:
     assert v["door_zone"] == (Verdict.PASS, "door zone made at every stop: 2 stops, floors 1, 3")
     assert v["presence"][0] is Verdict.PASS
     assert v["mains"][0] is Verdict.PASS
+    assert v["safety_circuit"][0] is Verdict.PASS, v["safety_circuit"]
+    assert v["door_lock"][0] is Verdict.PASS, v["door_lock"]
     assert v["alarm_button"][0] is Verdict.NOT_TESTED  # nobody pressed it: a problem unless skipped
 
 
@@ -253,3 +327,51 @@ def test_criteria_inverted_contact_and_missing_zone() -> None:
     assert verdict is Verdict.FAIL and "reads the opposite" in reason and "inverted" in reason, reason
     verdict, reason = v["door_zone"]
     assert verdict is Verdict.FAIL and "floor(s) 3" in reason and "leveling sensors" in reason, reason
+
+
+def _with_levels(samples: list[Sample], **changes: object) -> list[Sample]:
+    """The samples with some sensor levels replaced: a value, or a function of the sample."""
+    out = []
+    for s in samples:
+        assert s.levels is not None
+        levels = dict(s.levels)
+        for name, value in changes.items():
+            levels[name] = bool(value(s) if callable(value) else value)
+        out.append(Sample(s.t_s, s.regs, levels))
+    return out
+
+
+def test_criteria_safety_circuit_and_door_lock_judged() -> None:
+    healthy = _trip_samples(contact_inverted=False, zone_at_landing_5=True)
+    v = _verdicts(_with_levels(healthy, safety_circuit=False))
+    verdict, reason = v["safety_circuit"]
+    assert verdict is Verdict.FAIL and "reads OPEN" in reason and "BCM 5" in reason, reason
+    v = _verdicts(_with_levels(healthy, door_lock=lambda s: not s.levels["door_lock"]))  # inverted
+    verdict, reason = v["door_lock"]
+    assert verdict is Verdict.FAIL and "UNLOCKED" in reason and "inverted" in reason, reason
+    v = _verdicts(_with_levels(healthy, door_lock=True))  # wired to a circuit that never opens
+    verdict, reason = v["door_lock"]
+    assert verdict is Verdict.FAIL and "stays LOCKED while the door stands open" in reason, reason
+
+
+def test_criteria_door_zone_needs_two_floors() -> None:
+    one_floor = [s for s in _trip_samples(contact_inverted=False, zone_at_landing_5=True) if s.regs["landing"] == 3]
+    verdict, reason = _verdicts(one_floor)["door_zone"]
+    assert verdict is Verdict.NOT_TESTED, (verdict, reason)
+    assert reason == "door zone made at floor 1 (1 stop(s)): move the car to another floor"
+
+
+def test_criteria_dead_controller_counts_once() -> None:
+    cfg = load(None, Overrides(device_id="lift-1", broker_url="mqtt://h:1", modbus_tcp="h:1", data_dir="."))
+    watch = Watch(cfg, frozenset({"broker", "clock", "presence", "alarm_button"}))
+    for s in _trip_samples(contact_inverted=False, zone_at_landing_5=True):
+        watch.add(Sample(s.t_s, None, s.levels))
+    results = watch.results(final=True)
+    by = {r.check: r for r in results}
+    assert by["modbus"].verdict is Verdict.FAIL
+    for name in ("door_contact", "door_zone", "safety_circuit", "door_lock"):
+        assert (by[name].verdict, by[name].blocked_by) == (Verdict.NOT_TESTED, "modbus"), by[name]
+    assert by["mains"].verdict is Verdict.PASS
+    assert problems(results) == 1
+    assert summary(results).splitlines()[-1] == "check: fail (1 problem)"
+    assert all(len(line) <= 80 for line in summary(results).splitlines())
