@@ -22,6 +22,7 @@ from collector.http.api import make_app
 from collector.http.platform_routes import add_platform_routes
 from collector.ingest.pipeline import Ingest
 from collector.metrics import Metrics
+from collector.platform import gauges as platform_gauges
 from collector.platform.service import Platform, PlatformConfig
 from collector.store import Store, open_store
 
@@ -99,9 +100,11 @@ class Collector:
                         tg.create_task(ingest.run_slow(), name="ingest-slow-path")
                         tg.create_task(ingest.run_presence(), name="presence-watch")
                         tg.create_task(ingest.run_registry(), name="registry-refresh")
+                        tg.create_task(ingest.run_gauges(), name="store-gauges")
                         tg.create_task(self._watchdog(store), name="watchdog")
                         if platform is not None:
                             tg.create_task(platform.run(), name="platform")
+                            tg.create_task(platform_gauges.run(platform, self.metrics), name="platform-gauges")
                         tg.create_task(_stop_when(stop), name="stop")
                 except* _Stopping:
                     log.info("stopping")

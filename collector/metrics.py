@@ -1,17 +1,33 @@
-"""Prometheus text exposition for the few figures the collector keeps; no client library needed.
+"""The collector's figures, exposed through prometheus_client from a registry the service owns.
 
-Counters and histograms live in this process (each collector process of a shared subscription
-reports its own share); gauges about the record (devices online, missing records) are read from
-the store at scrape time so every process reports the same truth.
+Why plain counters underneath: the ingest counts on the event loop for every frame, and an int
+increment costs a fraction of a `Counter.inc()` (which takes a lock). The registry reads them at
+scrape time through one custom collector, so the names and kinds are Prometheus' own while the hot
+path stays cheap.
+
+Why a registry per service, not prometheus_client's global one: tests and benches run several
+collectors in one process, and the global registry refuses a second metric of the same name.
+
+Nothing here does IO at scrape time. Figures about the record (devices online, gaps, active
+alarms) and the platform's (open cases, feed backlog) are read from the store by the service's
+gauge task every second or so and kept in `store_gauges` / `platform_gauges`; a scrape renders
+what was read last, so it never waits behind the store's executor.
 """
 
 from __future__ import annotations
 
 import bisect
 from collections import defaultdict, deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from prometheus_client import CollectorRegistry, Info, ProcessCollector, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
 LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 @dataclass(slots=True)
@@ -29,15 +45,32 @@ class Histogram:
         self.total += value
         self.n += 1
 
-    def render(self, name: str) -> list[str]:
-        out, acc = [], 0
+    def family(self, name: str, help_: str) -> HistogramMetricFamily:
+        acc, cumulative = 0, []
         for bound, c in zip(self.buckets, self.counts, strict=False):
             acc += c
-            out.append(f'{name}_bucket{{le="{bound}"}} {acc}')
-        out.append(f'{name}_bucket{{le="+Inf"}} {self.n}')
-        out.append(f"{name}_sum {self.total:.6f}")
-        out.append(f"{name}_count {self.n}")
-        return out
+            cumulative.append((_float_label(bound), acc))
+        cumulative.append(("+Inf", self.n))
+        return HistogramMetricFamily(name, help_, buckets=cumulative, sum_value=self.total)
+
+
+def _float_label(v: float) -> str:
+    return repr(float(v))
+
+
+STORE_GAUGE_HELP = {
+    "devices": "registered devices",
+    "devices_online": "devices online",
+    "records_missing": "records missing below their streams' highest seq (gaps)",
+    "streams_with_gaps": "streams with at least one missing record",
+    "alarms_active": "alarms not cleared",
+}
+
+PLATFORM_GAUGE_HELP = {
+    "rescue_cases_open": "rescue cases not closed (dispatched, on site or reported)",
+    "city_feed_backlog": "items queued for the city feed, not yet accepted by the city",
+    "webhook_backlog": "webhook deliveries queued, not yet accepted",
+}
 
 
 @dataclass(slots=True)
@@ -60,6 +93,12 @@ class Metrics:
     store_latency_s: Histogram = field(default_factory=Histogram)
     last_lag_s: float = 0.0
     lag_samples_s: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))  # for quantiles
+    # read from the store by the gauge task (never at scrape time); empty until the first read
+    store_gauges: dict[str, int] = field(default_factory=dict)
+    platform_gauges: dict[str, int] = field(default_factory=dict)
+    # values their owners know without IO (queue depth, broker link, the platform's escalations):
+    # full name -> ("gauge" or "counter", help, reader)
+    live: dict[str, tuple[str, str, Callable[[], float]]] = field(default_factory=dict)
 
     def reject(self, reason: str) -> None:
         self.rejected[reason] += 1
@@ -68,57 +107,63 @@ class Metrics:
     def rejected_total(self) -> int:
         return sum(self.rejected.values())
 
-    def render(self, gauges: dict[str, int]) -> str:
-        lines: list[str] = []
+    def families(self) -> Iterator[Metric]:
+        def counter(name: str, help_: str, value: int) -> CounterMetricFamily:
+            return CounterMetricFamily(name, help_, value=value)
 
-        def metric(name: str, kind: str, help_: str, samples: list[str]) -> None:
-            lines.append(f"# HELP {name} {help_}")
-            lines.append(f"# TYPE {name} {kind}")
-            lines.extend(samples)
+        yield counter("collector_frames_in", "uplink frames received (before checks)", self.frames_in)
+        yield counter("collector_records_in", "records in accepted frames", self.records_in)
+        yield counter("collector_records_stored", "records newly stored", self.records_stored)
+        yield counter("collector_duplicates", "records already stored (re-sent), acknowledged again", self.duplicates)
+        yield counter(
+            "collector_records_out_of_order", "records stored below their stream's max seq", self.out_of_order
+        )
+        yield counter("collector_acks_sent", "acknowledgement frames published", self.acks_sent)
+        yield counter("collector_batches", "store transactions committed", self.batches)
+        yield counter("collector_presence_in", "presence frames applied", self.presence_in)
+        yield counter("collector_alarms_raised", "alarm records opened", self.alarms_raised)
+        yield counter("collector_alarms_cleared", "alarm records closed", self.alarms_cleared)
+        yield counter("collector_orphan_clears", "clears stored before their raise", self.orphan_clears)
+        yield counter("collector_mqtt_connects", "MQTT (re)connections", self.mqtt_connects)
+        yield counter(
+            "collector_backpressure_pauses",
+            "times MQTT reading paused because the queue to the store was full",
+            self.backpressure_pauses,
+        )
+        rejected = CounterMetricFamily("collector_frames_rejected", "frames refused, by reason", labels=["reason"])
+        for reason, n in sorted(self.rejected.items()) or [("none", 0)]:
+            rejected.add_metric([reason], n)
+        yield rejected
+        yield self.ingest_lag_s.family("collector_ingest_lag_seconds", "record time (clock-synced) to durable commit")
+        yield self.store_latency_s.family("collector_store_commit_seconds", "duration of one store transaction")
+        for key, value in list(self.store_gauges.items()):
+            yield GaugeMetricFamily(f"collector_{key}", STORE_GAUGE_HELP.get(key, key), value=value)
+        for key, value in list(self.platform_gauges.items()):
+            yield GaugeMetricFamily(f"platform_{key}", PLATFORM_GAUGE_HELP.get(key, key), value=value)
+        for name, (kind, help_, read) in list(self.live.items()):
+            family = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
+            yield family(name, help_, value=read())
 
-        def counter(name: str, help_: str, value: int) -> None:
-            metric(name, "counter", help_, [f"{name} {value}"])
 
-        counter("collector_frames_in_total", "uplink frames received (before checks)", self.frames_in)
-        counter("collector_records_in_total", "records in accepted frames", self.records_in)
-        counter("collector_records_stored_total", "records newly stored", self.records_stored)
-        counter("collector_duplicates_total", "records already stored (re-sent), acknowledged again", self.duplicates)
-        counter(
-            "collector_records_out_of_order_total", "records stored below their stream's max seq", self.out_of_order
-        )
-        counter("collector_acks_sent_total", "acknowledgement frames published", self.acks_sent)
-        counter("collector_batches_total", "store transactions committed", self.batches)
-        counter("collector_presence_in_total", "presence frames applied", self.presence_in)
-        counter("collector_alarms_raised_total", "alarm records opened", self.alarms_raised)
-        counter("collector_alarms_cleared_total", "alarm records closed", self.alarms_cleared)
-        counter("collector_orphan_clears_total", "clears stored before their raise", self.orphan_clears)
-        counter("collector_mqtt_connects_total", "MQTT (re)connections", self.mqtt_connects)
-        metric(
-            "collector_frames_rejected_total",
-            "counter",
-            "frames refused, by reason",
-            [f'collector_frames_rejected_total{{reason="{r}"}} {n}' for r, n in sorted(self.rejected.items())]
-            or ['collector_frames_rejected_total{reason="none"} 0'],
-        )
-        metric(
-            "collector_ingest_lag_seconds",
-            "histogram",
-            "record time (clock-synced) to durable commit",
-            self.ingest_lag_s.render("collector_ingest_lag_seconds"),
-        )
-        metric(
-            "collector_store_commit_seconds",
-            "histogram",
-            "duration of one store transaction",
-            self.store_latency_s.render("collector_store_commit_seconds"),
-        )
-        gauge_help = {
-            "devices": "registered devices",
-            "devices_online": "devices online",
-            "records_missing": "records missing below their streams' highest seq (gaps)",
-            "streams_with_gaps": "streams with at least one missing record",
-            "alarms_active": "alarms not cleared",
-        }
-        for key, value in gauges.items():
-            metric(f"collector_{key}", "gauge", gauge_help.get(key, key), [f"collector_{key} {value}"])
-        return "\n".join(lines) + "\n"
+class _FromMetrics(Collector):
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        return self.metrics.families()
+
+
+class Exposition:
+    """The service's own CollectorRegistry: build info, process figures, the ingest's and platform's."""
+
+    def __init__(self, metrics: Metrics, *, version: str, store_engine: str, namespace: str = "elev_collector") -> None:
+        self.metrics = metrics
+        self.registry = CollectorRegistry(auto_describe=False)
+        build = Info(namespace.removesuffix("_") + "_build", "the collector's release and store engine", registry=None)
+        build.info({"version": version, "store_engine": store_engine})
+        self.registry.register(build)
+        ProcessCollector(registry=self.registry)  # process_resident_memory_bytes, cpu, fds, start time
+        self.registry.register(_FromMetrics(metrics))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -33,6 +33,7 @@ log = logging.getLogger("collector.ingest")
 
 SLOW_QUEUE_MAX = 1000  # presence and look-up frames waiting for `run_slow`
 STORE_RETRY_MAX_S = 5.0
+GAUGE_REFRESH_S = 1.0  # how often `run_gauges` reads the store's figures (and so probes it)
 
 
 class Rejected(Exception):
@@ -80,6 +81,10 @@ class Ingest:
         self.alarm_listeners: list[Callable[[], None]] = []
         self._store_failing_since: float | None = None
         self._store_error = ""
+        # health is judged from these (set by the writer and `run_gauges`), never by a query of its own
+        self._probe_failing_since: float | None = None
+        self._probe_error = ""
+        self._store_call_since: dict[str, float] = {}  # "commit"/"probe" -> when the call started
         self._unknown_recent: dict[str, int] = {}
         self._unknown_said_at = -1e9
         self.session = MqttSession(
@@ -91,6 +96,23 @@ class Ingest:
             on_up=self._connected_up,
         )
         self.connected = self.session.connected
+        metrics.live.update(
+            {
+                "collector_mqtt_connected": ("gauge", "1 while the broker session is up", self._connected_gauge),
+                "collector_pending_records": ("gauge", "records received, not yet committed", self._depth_gauge),
+                "collector_ingest_queue_bound": (
+                    "gauge",
+                    "queue bound (records): MQTT reading pauses when the queue reaches it",
+                    lambda: float(config.queue_max_records),
+                ),
+            }
+        )
+
+    def _connected_gauge(self) -> float:
+        return 1.0 if self.connected.is_set() else 0.0
+
+    def _depth_gauge(self) -> float:
+        return float(self.queue_depth())
 
     # --- checks (pure apart from the registry snapshot) ------------------------------------
     def check_uplink(self, device_id: str, payload: bytes, received_ms: int) -> Accepted:
@@ -167,11 +189,17 @@ class Ingest:
 
     def health(self) -> tuple[bool, str]:
         """(ok, reason) for /healthz: unhealthy after `health_grace_s` without the broker or with a
-        failing store."""
+        failing store. Read from state the writer and `run_gauges` keep, so it answers at once even
+        while the store is slow or wedged (a store call outstanding for the grace is a failure)."""
         grace = self.config.health_grace_s
         now = self.monotonic()
         if self._store_failing_since is not None and now - self._store_failing_since >= grace:
             return False, f"store failing for {now - self._store_failing_since:.0f} s: {self._store_error}"
+        if self._probe_failing_since is not None and now - self._probe_failing_since >= grace:
+            return False, f"store failing for {now - self._probe_failing_since:.0f} s: {self._probe_error}"
+        for what, since in list(self._store_call_since.items()):
+            if now - since >= grace:
+                return False, f"store has not answered a {what} for {now - since:.0f} s"
         session = self.session
         if session is not None and session.down_for_s() >= grace:
             return False, f"no broker for {session.down_for_s():.0f} s: {session.down_reason}"
@@ -287,7 +315,11 @@ class Ingest:
 
     async def _commit(self, batch: list[RecordRow]) -> None:
         t0 = time.perf_counter()
-        res = await self.store.commit(batch)
+        self._store_call_since["commit"] = self.monotonic()
+        try:
+            res = await self.store.commit(batch)
+        finally:
+            del self._store_call_since["commit"]
         m = self.metrics
         m.store_latency_s.observe(time.perf_counter() - t0)
         m.batches += 1
@@ -336,6 +368,23 @@ class Ingest:
     def _tell_alarm_listeners(self) -> None:
         for listener in self.alarm_listeners:
             listener()
+
+    async def run_gauges(self) -> None:
+        """Read the store's figures for /metrics every `GAUGE_REFRESH_S`; each read is also the
+        store probe /healthz judges by, so neither handler ever queries the store itself."""
+        while True:
+            self._store_call_since["probe"] = self.monotonic()
+            try:
+                self.metrics.store_gauges = await self.store.stats()
+            except Exception as exc:  # noqa: BLE001 - a failing store is reported by /healthz, not fatal
+                if self._probe_failing_since is None:
+                    self._probe_failing_since = self.monotonic()
+                self._probe_error = f"{type(exc).__name__}: {exc}"
+            else:
+                self._probe_failing_since = None
+            finally:
+                del self._store_call_since["probe"]
+            await asyncio.sleep(GAUGE_REFRESH_S)
 
     async def run_registry(self) -> None:
         """Pick up devices added or removed while the daemon runs."""

@@ -257,6 +257,8 @@ class Platform:
         self.feed_sender = CityFeedSender(self.db, config.city_feed, self.clock) if config.city_feed else None
         self._last_summary_ms = 0
         self._wake = asyncio.Event()
+        self.cases_opened = 0  # by this process's worker, for /metrics (counted here, never queried)
+        self.escalations_sent = 0
 
     async def __aenter__(self) -> Platform:
         # The collector's tables first (its own definitions), then ours.
@@ -299,6 +301,8 @@ class Platform:
         await self.db.run(self._scan_alarms, self.clock(), res)
         await self.db.run(self._scan_inspections, self.clock(), res)
         await self.db.run(self._escalate, self.clock(), res)
+        self.cases_opened += res.cases_opened
+        self.escalations_sent += res.escalations
         now = self.clock()
         if now - self._last_summary_ms >= self.config.summary_interval_s * 1000:
             await self.db.run(self._summaries, now, res)
