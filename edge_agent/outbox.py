@@ -149,8 +149,8 @@ def encode_body(body: Body) -> bytes:
 def decode_body(kind: RecordKind, data: bytes) -> Body:
     row = msgpack.unpackb(data)
     if kind is RecordKind.TRIP:
-        start_ms, stop_ms, from_floor, to_floor, peak, quality = row
-        return Trip(start_ms, stop_ms, from_floor, to_floor, peak, StopQuality(quality))
+        start_ms, stop_ms, from_floor, to_floor, peak, quality, *stats = row  # stats: the trend-watch fields
+        return Trip(start_ms, stop_ms, from_floor, to_floor, peak, StopQuality(quality), *stats)
     if kind is RecordKind.DOOR_CYCLE:
         return DoorCycle(*row)
     if kind is RecordKind.STATUS:
