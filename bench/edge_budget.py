@@ -14,7 +14,9 @@ simulated second.
 
 Commits are cut as the live agent cuts them: buffered status is committed when it is
 `status_flush_s` old, checked on the outbox loop's 250 ms grid; an event commits at once. After each
-commit the bench waits until the uplink has published it, so every commit is a frame, as live.
+commit, and every simulated second while records are held (`[uplink] summary_hold_s`), the bench
+lets the uplink make one sending pass on that moment of simulated time and waits until it is done,
+so frames are cut as live.
 
 - **Uplink bytes**: every byte the agent's MQTT client writes to its TCP connection, counted at the
   relay, not inside the agent (CONNECT, SUBSCRIBE, PUBLISH, the PUBACK for each ack frame it
@@ -57,6 +59,7 @@ from edge_agent.agent import Agent  # noqa: E402
 from edge_agent.outbox import Outbox  # noqa: E402
 from edge_agent.report.policy import ReportConfig  # noqa: E402
 from hw_sim.model import ElevatorSim  # noqa: E402
+from hw_sim.registers_view import gpio_levels  # noqa: E402
 from hw_sim.scenario import Scenario, default_elevator  # noqa: E402
 from protocols.frames import Record  # noqa: E402
 from protocols.topics import uplink_topic  # noqa: E402
@@ -70,6 +73,78 @@ DAYS = {
     "night": "quiet residential",
 }
 OUTBOX_TICK_MS = 250  # the agent's outbox loop looks this often whether a commit is due
+
+
+NOISE_LINES = {
+    "door": ("door_closed",),
+    "door_zone": ("leveling_up", "leveling_down"),
+    "door_lock": ("door_lock",),
+    "occupied": ("presence",),
+}
+
+
+class _NoiseLog(dict[str, int]):
+    """The model's live-noise windows, noted as they start (the model sets `until` at the start)."""
+
+    def __init__(self, sim: ElevatorSim) -> None:
+        super().__init__()
+        self.sim = sim
+        self.started: list[tuple[int, str, int]] = []
+
+    def __setitem__(self, sig: str, until: int) -> None:
+        self.started.append((self.sim._now, sig, until))
+        super().__setitem__(sig, until)
+
+
+class EdgeController(ud.SimController):
+    """The machine room of uplink_day.py plus the GPIO edges a live gateway's pins report.
+
+    Live, the agent gets every sensor-line edge with its own moment (edge_agent.hw.gpio), so a 20 ms
+    contact bounce stays 20 ms long and the detector's debounce drops it. Sampled only at the polls,
+    a bounce would last a whole poll period and raise false events (uplink_day.py's 560 a day). The
+    model's noise windows are noted as they start; each gives an edge at its start and one at its end.
+    """
+
+    def __init__(self, sim: ElevatorSim) -> None:
+        super().__init__(sim)
+        self.noise = _NoiseLog(sim)
+        sim._noise_until = self.noise  # the model's own dict of noise windows, replaced by a noting one
+        self._open: list[tuple[int, str, int]] = []
+        self._edges: list[tuple[int, str, bool]] = []
+
+    def at(self, t_ms: int) -> None:
+        super().at(t_ms)
+        truth = gpio_levels(self.sim.true_snapshot())
+        self._open += self.noise.started
+        self.noise.started = []
+        still = []
+        for start, sig, until in self._open:
+            for line in NOISE_LINES.get(sig, ()):
+                if line not in truth or (sig in ("door", "occupied") and not truth[line]):
+                    continue  # the model bounces the door only while closed, drops presence only while seen
+                if start > self._last_t:
+                    self._edges.append((ud.MONO0 + start, line, not truth[line]))
+                if until <= t_ms:
+                    self._edges.append((ud.MONO0 + until, line, truth[line]))
+            if until > t_ms:
+                still.append((start, sig, until))
+        self._open = still
+        self._last_t = t_ms
+
+    _last_t = -1
+
+    def edges(self) -> list[tuple[int, str, bool]]:
+        out, self._edges = sorted(self._edges), []
+        return out
+
+
+class EdgeInputs(ud.SimInputs):
+    def __init__(self, ctl: EdgeController) -> None:
+        super().__init__(ctl)
+        self.edge_ctl = ctl
+
+    def edges(self) -> list[tuple[int, str, bool]]:
+        return self.edge_ctl.edges()
 
 
 def proc_io() -> dict[str, int]:
@@ -88,7 +163,7 @@ async def one_day(traffic: str, hours: float, policy: str, mq: int, work: Path) 
     subscribed = asyncio.Event()
     sub = asyncio.create_task(ud.subscriber(mq, uplink_topic(device), seen, subscribed))
     await asyncio.wait_for(subscribed.wait(), 20)
-    ctl = ud.SimController(ElevatorSim(Scenario(default_elevator(), (), traffic, 11)))
+    ctl = EdgeController(ElevatorSim(Scenario(default_elevator(), (), traffic, 11)))
     clock = ud.SimClock()
     cfg = ud.agent_config(device, relay.port, work / traffic)
     # A wide window keeps the uplink from pacing when acks lag in compressed time (see uplink_day.py).
@@ -96,8 +171,9 @@ async def one_day(traffic: str, hours: float, policy: str, mq: int, work: Path) 
     flush_ms = round(cfg.timing.status_flush_s * 1000)
     t = 0
     commits = 0
+    last_seq = 0
     async with Outbox(work / traffic / "outbox.db", cfg.outbox, cfg.timing.status_flush_s) as outbox:
-        agent = Agent(cfg, ctl, ud.SimInputs(ctl), outbox, clock=clock, now_ms=lambda: ud.MONO0 + t)
+        agent = Agent(cfg, ctl, EdgeInputs(ctl), outbox, clock=clock, now_ms=lambda: ud.MONO0 + t)
         up = agent.uplink
         run = asyncio.create_task(up.run())
         await ud.until(lambda: up.online, 30, "the uplink to connect")
@@ -126,10 +202,15 @@ async def one_day(traffic: str, hours: float, policy: str, mq: int, work: Path) 
                 commits += 1
             if committed:
                 last_seq = (await outbox.stats()).last_seq
-                await ud.until(lambda n=last_seq: up.counters.records_sent >= n, 60, "the uplink to publish")
+            if committed or (up.counters.records_sent < last_seq and t % 1000 == 0):
+                # One sending pass on this moment of simulated time (held records may have come due).
+                gen = up.wake()
+                await ud.until(lambda g=gen: up.settled_gen >= g, 60, "the uplink to settle")
             t += cfg.timing.poll_period_ms
         await outbox.flush()
         last_seq = (await outbox.stats()).last_seq
+        up.hold_s = lambda: 0.0  # the day is over: what is still held goes now
+        up.wake()
         await ud.until(lambda: up.counters.records_acked >= last_seq, 120, "the last acks")
         await ud.until(lambda: len(seen) >= last_seq, 60, "the subscriber")
         elapsed = time.perf_counter() - wall0

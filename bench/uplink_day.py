@@ -241,7 +241,8 @@ async def day(hours: float, traffic: str, mq: int, work: Path) -> tuple[dict[str
     # Live, each commit's ack is back long before the next commit seconds later, so the uplink's window
     # is never full. Compressed, acks lag behind: a window this wide keeps the uplink from pacing (which
     # would merge commits into one frame); frames stay cut as live, one per commit.
-    cfg = dataclasses.replace(cfg, uplink=dataclasses.replace(cfg.uplink, window_batches=1_000_000))
+    # summary_hold_s 0: every commit leaves at once (the held-records cadence is bench/edge_budget.py's).
+    cfg = dataclasses.replace(cfg, uplink=dataclasses.replace(cfg.uplink, window_batches=1_000_000, summary_hold_s=0.0))
     t = 0
     async with Outbox(work / "day" / "outbox.db", cfg.outbox, cfg.timing.status_flush_s) as outbox:
         agent = Agent(cfg, ctl, SimInputs(ctl), outbox, clock=clock, now_ms=lambda: MONO0 + t)

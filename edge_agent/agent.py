@@ -183,7 +183,7 @@ class Agent:
         self.clock = clock or ClockSync(cfg.timing.clock_synced)
         self.now_ms = now_ms
         self.reader = DeviceReader(bus, NICE3000_MONITOR, cfg.modbus.unit_id, cfg.modbus.backoff_max_s)
-        self.uplink = Uplink(cfg, outbox, self.clock.wall)
+        self.uplink = Uplink(cfg, outbox, self.clock.wall, now_ms=now_ms, hold_s=self._summary_hold_s)
         self.detector_cfg = detector_config(cfg)
         self.detector: Any = None
         self.counters = AgentCounters()
@@ -205,6 +205,10 @@ class Agent:
         self._comms_lost_restored = False
         if cfg.elevator.rated_speed_mm_s > 0:
             self._ensure_detector({})
+
+    def _summary_hold_s(self) -> float:
+        """How long trip and door-cycle records may wait for a frame to share: not at all in live view."""
+        return 0.0 if self.reporter.is_live(self.now_ms()) else self.cfg.uplink.summary_hold_s
 
     # --- the loops ------------------------------------------------------------------------------
 

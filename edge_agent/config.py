@@ -20,7 +20,7 @@ Layout of the file (every key optional except where the surface contract makes t
     [agent]      poll_period_ms, heartbeat_s, comms_lost_after_s, status_flush_s, status_file_s,
                  clock_synced = "auto" | "yes" | "no", watchdog_stale_s
     [outbox]     max_mb, max_records
-    [uplink]     batch_max_records, batches_per_s, window_batches, ack_timeout_s,
+    [uplink]     batch_max_records, batches_per_s, window_batches, ack_timeout_s, summary_hold_s,
                  reconnect_min_s, reconnect_max_s
     [report]     policy = "budget" | "full", live_max_s (see edge_agent.report.policy)
     [detection]  passed to DetectorConfig.from_mapping (see detection.md for the keys)
@@ -150,6 +150,10 @@ class UplinkConfig:
     ack_timeout_s: float = 15.0  # resend a frame whose ack has not come back by then
     reconnect_min_s: float = 0.5
     reconnect_max_s: float = 10.0  # an alarm raised during an outage waits at most this long after it
+    # Trip, door-cycle and heartbeat records wait (on disk) up to this long after the last frame for
+    # a frame to share (the next status or event carries them). Under the collector's offline_after_s
+    # (180 s), so a quiet lift never looks silent; 0 sends each at once (see edge_agent.uplink).
+    summary_hold_s: float = 150.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -434,6 +438,7 @@ def build(data: Mapping[str, Any], source: str, flags: Overrides = Overrides()) 
         ack_timeout_s=u.number("ack_timeout_s", 15.0, 0.2, 3600.0),
         reconnect_min_s=u.number("reconnect_min_s", 0.5, 0.05, 600.0),
         reconnect_max_s=u.number("reconnect_max_s", 10.0, 0.1, 3600.0),
+        summary_hold_s=u.number("summary_hold_s", 150.0, 0.0, 3600.0),
     )
     if uplink.reconnect_max_s < uplink.reconnect_min_s:
         raise ConfigError(f"{u.where('reconnect_max_s')}: below reconnect_min_s")

@@ -31,6 +31,7 @@ single-worker executor), so the asyncio loop never blocks on the SD card.
 
     records(seq INTEGER PRIMARY KEY AUTOINCREMENT, prio, kind, mono_ms, wall_ms, synced, body)
     prio 0 = event (sent first), 1 = status / heartbeat; body = msgpack of the record body
+    records_events: partial index (seq) WHERE prio = 0 (the index on (prio, seq) of earlier files is dropped)
     active(type PRIMARY KEY, seq, t_ms, fault_code): raised, not cleared (seq of the raise)
 """
 
@@ -70,7 +71,8 @@ CREATE TABLE IF NOT EXISTS records (
     synced INTEGER NOT NULL,
     body BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS records_prio_seq ON records (prio, seq);
+DROP INDEX IF EXISTS records_prio_seq;
+CREATE INDEX IF NOT EXISTS records_events ON records (seq) WHERE prio = 0;
 CREATE TABLE IF NOT EXISTS active (
     type TEXT PRIMARY KEY,
     seq INTEGER NOT NULL,
@@ -78,7 +80,16 @@ CREATE TABLE IF NOT EXISTS active (
     fault_code INTEGER
 ) WITHOUT ROWID;
 """
+# Literal prio values, so the planner takes the partial index for events and the rowid order for status
+# (status rows need no index of their own: one page fewer rewritten per status commit).
+_FETCH_EVENTS = (
+    "SELECT seq, kind, mono_ms, wall_ms, synced, body FROM records WHERE prio = 0 AND seq > ? ORDER BY seq LIMIT ?"
+)
+_FETCH_STATUS = (
+    "SELECT seq, kind, mono_ms, wall_ms, synced, body FROM records WHERE prio = 1 AND seq > ? ORDER BY seq LIMIT ?"
+)
 _COUNTERS = ("evicted_status", "dropped_status", "disk_full_events")
+PAGE_SIZE = 1024  # of a new outbox file (bytes)
 RESERVE_BYTES = 256 * 1024  # a file beside the outbox, given up for events when the disk fills
 ACK_FLUSH_S = 120.0  # acknowledged records are deleted at the latest this long after their ack
 ACK_PENDING_MAX = 512  # ...or as soon as this many ack ranges are waiting
@@ -279,6 +290,11 @@ class Outbox:
         existed = self.path.exists() and self.path.stat().st_size > 0
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
+            if not existed:
+                # Before the first table: a commit rewrites a few whole pages (table leaf, sqlite_sequence)
+                # into the WAL, so small pages are fewer bytes on the SD card per commit. A file made
+                # with 4 KB pages (the earlier release) keeps them.
+                db.execute(f"PRAGMA page_size={PAGE_SIZE}")
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA busy_timeout=5000")
@@ -551,11 +567,7 @@ class Outbox:
         assert self._db is not None
         out: list[Record] = []
         while len(out) < limit:
-            rows = self._db.execute(
-                "SELECT seq, kind, mono_ms, wall_ms, synced, body FROM records WHERE prio = ? AND seq > ? "
-                "ORDER BY seq LIMIT ?",
-                (0 if events else 1, after_seq, limit),
-            ).fetchall()
+            rows = self._db.execute(_FETCH_EVENTS if events else _FETCH_STATUS, (after_seq, limit)).fetchall()
             for seq, kind, mono, wall, synced, body in rows:
                 if self._is_acked(seq):
                     continue

@@ -10,6 +10,13 @@ exponential backoff (an outage is logged once, its end once). On every connectio
 3. send unacknowledged records in batch frames, QoS 1: events first, always (an alarm never
    waits behind a status backlog), then status and heartbeats, each class in sequence order. At
    most `window_batches` frames wait for their ack; a backlog drains at `batches_per_s`.
+   Trip, door-cycle and heartbeat records (`HELD`) are committed as fast as any status, but wait
+   on disk for a frame to share: the next status or event frame carries them, or they leave
+   together `summary_hold_s` after the last frame (or the oldest of them), or when a batch is full.
+   With a heartbeat after `heartbeat_s` of quiet, a frame leaves at least every `summary_hold_s`,
+   which stays under the collector's offline_after_s. On a metered
+   link each frame costs ~30 B of MQTT framing plus the PUBACK of its ack, more than the record
+   (~13 B in a batch); `hold_s` returns 0 while an operator watches the live view.
 
 A frame whose ack does not come back within `ack_timeout_s`, and every frame after a reconnect,
 is sent again from the oldest unacknowledged record: the collector de-duplicates by
@@ -36,6 +43,7 @@ from protocols.frames import (
     FrameError,
     PresenceFrame,
     Record,
+    RecordKind,
     UplinkFrame,
     decode_ack,
     encode_presence,
@@ -46,6 +54,11 @@ from protocols.topics import ack_topic, presence_topic, uplink_topic
 log = logging.getLogger(__name__)
 
 WallClock = Callable[[], tuple[int, bool]]  # -> (wall_ms, clock_synced)
+HELD = frozenset({RecordKind.TRIP, RecordKind.DOOR_CYCLE, RecordKind.HEARTBEAT})  # may wait for a frame to share
+
+
+def _mono_ms() -> int:
+    return int(time.monotonic() * 1000)
 
 
 @dataclass(slots=True)
@@ -85,10 +98,26 @@ def tls_context(ca_file: str | None) -> ssl.SSLContext:
 
 
 class Uplink:
-    def __init__(self, cfg: AgentConfig, outbox: Outbox, wall_clock: WallClock) -> None:
+    def __init__(
+        self,
+        cfg: AgentConfig,
+        outbox: Outbox,
+        wall_clock: WallClock,
+        *,
+        now_ms: Callable[[], int] = _mono_ms,
+        hold_s: Callable[[], float] | None = None,
+    ) -> None:
         self.cfg = cfg
         self.outbox = outbox
         self.wall_clock = wall_clock
+        self.now_ms = now_ms  # the records' monotonic clock (the agent's), to age held records
+        self.hold_s = hold_s or (lambda: cfg.uplink.summary_hold_s)
+        # wake() asks the sender for one more pass; settled_gen says which request it has finished
+        # (a bench on simulated time waits on it instead of on the wall clock).
+        self._wake = asyncio.Event()
+        self._wake_gen = 0
+        self.settled_gen = 0
+        self._last_pub_ms = 0
         self.counters = UplinkCounters()
         self.online = False
         self.state_since = time.monotonic()
@@ -244,6 +273,7 @@ class Uplink:
     async def _send(self, client: aiomqtt.Client, cursor: _Cursor) -> None:
         up = self.cfg.uplink
         pace_s = 1.0 / up.batches_per_s
+        self._last_pub_ms = self.now_ms()  # (the presence frame just went)
         while True:
             cancellation_point()
             self.last_activity = time.monotonic()
@@ -258,30 +288,52 @@ class Uplink:
                 cursor.inflight.clear()
             self.outbox.changed.clear()
             self._ack_seen.clear()
+            self._wake.clear()
+            gen = self._wake_gen
             records: list[Record] = []
             events = True
+            hold_wait_s: float | None = None
             if len(cursor.inflight) < up.window_batches:
-                records = await self.outbox.fetch(cursor.events, True, up.batch_max_records)
-                if not records:
-                    events = False
-                    records = await self.outbox.fetch(cursor.status, False, up.batch_max_records)
+                limit = up.batch_max_records
+                ev = await self.outbox.fetch(cursor.events, True, limit)
+                st = await self.outbox.fetch(cursor.status, False, limit - len(ev)) if len(ev) < limit else []
+                events = bool(ev)
+                if not ev and st and len(st) < limit and all(r.kind in HELD for r in st):
+                    # Due when the oldest has waited hold_s, or when the last frame left hold_s ago: with a
+                    # heartbeat after heartbeat_s of quiet, the collector hears from us every hold_s.
+                    now_ms = self.now_ms()
+                    age_s = (now_ms - min(st[0].mono_ms, self._last_pub_ms)) / 1000
+                    hold = self.hold_s()
+                    if 0 <= age_s < hold:  # (a negative age: a record of an earlier boot, send it)
+                        hold_wait_s, st = hold - age_s, []
+                records = sorted([*ev, *st], key=lambda r: r.seq)
+                if ev:
+                    cursor.events = ev[-1].seq
+                if st:
+                    cursor.status = st[-1].seq
             if not records:
+                self.settled_gen = gen
                 wait = up.ack_timeout_s
                 if cursor.inflight:
                     wait = max(0.05, up.ack_timeout_s - (now - min(f.sent_at for f in cursor.inflight)))
-                await _wait_any((self.outbox.changed, self._ack_seen), min(wait, 5.0))
+                if hold_wait_s is not None:
+                    wait = min(wait, max(hold_wait_s, 0.01))
+                await _wait_any((self.outbox.changed, self._ack_seen, self._wake), min(wait, 5.0))
                 continue
             for chunk in self._frames(records):
                 await client.publish(self.topic_up, encode_uplink(chunk), qos=1)
+                self._last_pub_ms = self.now_ms()
                 self.counters.frames_sent += 1
                 self.counters.records_sent += len(chunk.records)
                 cursor.inflight.append(_InFlight({r.seq for r in chunk.records}, time.monotonic(), events))
-            if events:
-                cursor.events = records[-1].seq
-            else:
-                cursor.status = records[-1].seq
             if len(records) >= up.batch_max_records or len(cursor.inflight) >= up.window_batches:
                 await asyncio.sleep(pace_s)  # a backlog: drain it at a pace the link and collector can take
+
+    def wake(self) -> int:
+        """Ask for one more sending pass (held records may have come due); returns the request's number."""
+        self._wake_gen += 1
+        self._wake.set()
+        return self._wake_gen
 
     def _frames(self, records: list[Record]) -> list[UplinkFrame]:
         """One frame, or several if the batch would pass the frame size limit."""
