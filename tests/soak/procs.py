@@ -41,6 +41,7 @@ class AgentProcess:
         gpio_sim: str,
         agent: dict[str, Any] | None = None,
         uplink: dict[str, Any] | None = None,
+        detection: dict[str, Any] | None = None,
     ) -> None:
         self.workdir = workdir
         self.device = device
@@ -54,6 +55,8 @@ class AgentProcess:
             # make: every status change, not the reporting policy's few records (tests/report has those).
             "report": {"policy": "full"},
         }
+        if detection:
+            doc["detection"] = detection
         self.conf.write_text(_toml(doc))
         self.args = [str(BIN / "elev-agent"), "run", "--device-id", device, "--modbus-tcp", modbus_tcp]
         self.args += ["--gpio-sim", gpio_sim, "--broker", broker_url, "--data-dir", str(self.data_dir)]
