@@ -72,7 +72,7 @@ class Collector:
             app = make_app(store, self.metrics, ingest, token)
             platform = None
             if self.platform_config is not None:
-                platform = self.platform = await stack.enter_async_context(Platform(cfg.db_url, self.platform_config))
+                platform = self.platform = await stack.enter_async_context(Platform(store, self.platform_config))
                 add_platform_routes(app, platform, token, run_tasks=False)
                 ingest.alarm_listeners.append(platform.wake)
             runner = web.AppRunner(app, access_log=None)

@@ -25,7 +25,7 @@ from typing import Any
 
 from collector.errors import CollectorError
 from collector.outbound.city_feed import COUNTY_RE, KINDS
-from collector.store.platform_db import PlatformDB
+from collector.store import Store
 
 
 class CityError(CollectorError):
@@ -160,7 +160,7 @@ def validate_push(payload: Any, county: str, max_items: int) -> list[PushItem]:
     return out
 
 
-def accept(db: PlatformDB, cur: Any, county: str, items: list[PushItem], now_ms: int) -> dict[str, int]:
+def accept(db: Store, cur: Any, county: str, items: list[PushItem], now_ms: int) -> dict[str, int]:
     """Store a validated push in the caller's transaction; counts of accepted/duplicate/stale."""
     counts = {"accepted": 0, "duplicates": 0, "stale": 0}
     for it in items:
@@ -186,7 +186,7 @@ def accept(db: PlatformDB, cur: Any, county: str, items: list[PushItem], now_ms:
     return counts
 
 
-def items(db: PlatformDB, cur: Any, kind: str, county: str | None = None) -> list[dict[str, Any]]:
+def items(db: Store, cur: Any, kind: str, county: str | None = None) -> list[dict[str, Any]]:
     """Every stored item of `kind` (of one county or all), each body with its `county` added."""
     sql = "SELECT county, body FROM city_items WHERE kind = ?"
     args: list[Any] = [kind]
@@ -202,7 +202,7 @@ def items(db: PlatformDB, cur: Any, kind: str, county: str | None = None) -> lis
     return out
 
 
-def counties(db: PlatformDB, cur: Any, configured: list[str]) -> list[dict[str, Any]]:
+def counties(db: Store, cur: Any, configured: list[str]) -> list[dict[str, Any]]:
     cur.execute("SELECT county, kind, COUNT(*), MAX(received_ms) FROM city_items GROUP BY county, kind")
     per: dict[str, dict[str, Any]] = {c: {"county": c, "items": {}, "last_received_ms": None} for c in configured}
     for c, kind, n, last in cur.fetchall():

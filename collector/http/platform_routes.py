@@ -18,7 +18,7 @@ from collector.platform.identity import IdentityError
 from collector.platform.maintenance import Session
 from collector.platform.rescue import RefusedTransition, RescueCase, RescueError
 from collector.platform.service import Platform, overdue_json
-from collector.store.platform_db import iso, parse_iso
+from collector.times import iso, parse_iso
 
 PLATFORM_KEY = web.AppKey("platform", Platform)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -6,7 +6,7 @@ import json
 
 from aiohttp import web
 
-from collector.store.platform_db import parse_iso
+from collector.times import parse_iso
 
 DAY_MS = 86_400_000
 

@@ -40,7 +40,8 @@ from collector.errors import CollectorError
 from collector.outbound.webhooks import backoff_s
 from collector.platform.maintenance import Session
 from collector.platform.rescue import STATUS_TITLE, RescueCase, Status, Step
-from collector.store.platform_db import PlatformDB, iso
+from collector.store import Store
+from collector.times import iso
 from protocols.events import BY_NAME
 
 log = logging.getLogger("collector.outbound.city_feed")
@@ -156,7 +157,7 @@ def digest(body: dict[str, Any]) -> str:
 
 
 def enqueue(
-    db: PlatformDB, cur: Any, kind: str, key: str, body: dict[str, Any], now_ms: int, only_if_changed: bool = False
+    db: Store, cur: Any, kind: str, key: str, body: dict[str, Any], now_ms: int, only_if_changed: bool = False
 ) -> bool:
     """Queue one item for the city. With `only_if_changed`, an item whose body equals the last one
     queued for (kind, key) is skipped (status summaries). True if queued."""
@@ -185,7 +186,7 @@ def enqueue(
     return bool(cur.rowcount)
 
 
-def instance_id(db: PlatformDB, cur: Any) -> str:
+def instance_id(db: Store, cur: Any) -> str:
     """A random id fixed at the first start of this county store: part of every idempotency key,
     so a rebuilt store cannot collide with the keys of the old one."""
     cur.execute(db.q("SELECT value FROM platform_state WHERE name = ?"), ("feed_instance",))
@@ -201,7 +202,7 @@ def instance_id(db: PlatformDB, cur: Any) -> str:
     return str(cur.fetchone()[0])
 
 
-def _pending(db: PlatformDB, cur: Any, limit: int) -> list[tuple[int, str, str, str, int, int]]:
+def _pending(db: Store, cur: Any, limit: int) -> list[tuple[int, str, str, str, int, int]]:
     cur.execute(
         db.q(
             "SELECT id, kind, item_key, body, attempts, next_attempt_ms FROM city_outbox WHERE sent_ms IS NULL "
@@ -212,21 +213,21 @@ def _pending(db: PlatformDB, cur: Any, limit: int) -> list[tuple[int, str, str, 
     return [tuple(r) for r in cur.fetchall()]
 
 
-def _mark_sent(db: PlatformDB, cur: Any, ids: list[int], now_ms: int) -> None:
+def _mark_sent(db: Store, cur: Any, ids: list[int], now_ms: int) -> None:
     cur.execute(
         db.q(f"UPDATE city_outbox SET sent_ms = ?, last_error = NULL WHERE id IN ({','.join('?' * len(ids))})"),
         (now_ms, *ids),
     )
 
 
-def _mark_failed(db: PlatformDB, cur: Any, head_id: int, attempts: int, next_ms: int, error: str) -> None:
+def _mark_failed(db: Store, cur: Any, head_id: int, attempts: int, next_ms: int, error: str) -> None:
     cur.execute(
         db.q("UPDATE city_outbox SET attempts = ?, next_attempt_ms = ?, last_error = ? WHERE id = ?"),
         (attempts, next_ms, error[:500], head_id),
     )
 
 
-def backlog(db: PlatformDB, cur: Any) -> dict[str, Any]:
+def backlog(db: Store, cur: Any) -> dict[str, Any]:
     cur.execute("SELECT COUNT(*), MIN(created_ms), MAX(attempts) FROM city_outbox WHERE sent_ms IS NULL")
     n, oldest, attempts = cur.fetchone()
     cur.execute("SELECT last_error FROM city_outbox WHERE sent_ms IS NULL ORDER BY id LIMIT 1")
@@ -242,7 +243,7 @@ def backlog(db: PlatformDB, cur: Any) -> dict[str, Any]:
 class CityFeedSender:
     """Pushes the outbox to the city in order; `wake()` after queueing to skip the poll delay."""
 
-    def __init__(self, db: PlatformDB, config: CityFeedConfig, clock: Callable[[], int]) -> None:
+    def __init__(self, db: Store, config: CityFeedConfig, clock: Callable[[], int]) -> None:
         self.db = db
         self.config = config
         self.clock = clock

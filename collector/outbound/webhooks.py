@@ -27,7 +27,7 @@ import aiohttp
 
 from collector.config import redact
 from collector.errors import CollectorError
-from collector.store.platform_db import PlatformDB
+from collector.store import Store
 
 log = logging.getLogger("collector.outbound.webhooks")
 
@@ -78,7 +78,7 @@ def backoff_s(attempt: int, base_s: float, cap_s: float, rand: Callable[[], floa
 
 
 def enqueue(
-    db: PlatformDB, cur: Any, config: WebhookConfig, company: str | None, dedupe: str, body: dict[str, Any], now_ms: int
+    db: Store, cur: Any, config: WebhookConfig, company: str | None, dedupe: str, body: dict[str, Any], now_ms: int
 ) -> int:
     """Queue `body` for every target; `dedupe` makes a repeat of the same notification a no-op."""
     n = 0
@@ -94,7 +94,7 @@ def enqueue(
     return n
 
 
-def _due(db: PlatformDB, cur: Any, now_ms: int, limit: int) -> list[tuple[int, str, str, str, int]]:
+def _due(db: Store, cur: Any, now_ms: int, limit: int) -> list[tuple[int, str, str, str, int]]:
     cur.execute(
         db.q(
             "SELECT id, dedupe_key, url, body, attempts FROM webhook_outbox "
@@ -106,14 +106,14 @@ def _due(db: PlatformDB, cur: Any, now_ms: int, limit: int) -> list[tuple[int, s
     return [tuple(r) for r in cur.fetchall()]
 
 
-def _next_due(db: PlatformDB, cur: Any) -> int | None:
+def _next_due(db: Store, cur: Any) -> int | None:
     cur.execute("SELECT MIN(next_attempt_ms) FROM webhook_outbox WHERE sent_ms IS NULL AND failed_ms IS NULL")
     row = cur.fetchone()
     return None if row is None or row[0] is None else int(row[0])
 
 
 def _mark(
-    db: PlatformDB, cur: Any, row_id: int, ok: bool, error: str, attempts: int, next_ms: int, failed: bool, now_ms: int
+    db: Store, cur: Any, row_id: int, ok: bool, error: str, attempts: int, next_ms: int, failed: bool, now_ms: int
 ) -> None:
     if ok:
         cur.execute(
@@ -129,7 +129,7 @@ def _mark(
         )
 
 
-def list_deliveries(db: PlatformDB, cur: Any, failed: bool | None, limit: int) -> list[dict[str, Any]]:
+def list_deliveries(db: Store, cur: Any, failed: bool | None, limit: int) -> list[dict[str, Any]]:
     sql = "SELECT id, target, url, created_ms, attempts, sent_ms, failed_ms, last_error, body FROM webhook_outbox"
     if failed is True:
         sql += " WHERE failed_ms IS NOT NULL"
@@ -148,7 +148,7 @@ def list_deliveries(db: PlatformDB, cur: Any, failed: bool | None, limit: int) -
 class WebhookSender:
     """Delivers due webhooks; `wake()` after queueing to skip the poll delay."""
 
-    def __init__(self, db: PlatformDB, config: WebhookConfig, clock: Callable[[], int]) -> None:
+    def __init__(self, db: Store, config: WebhookConfig, clock: Callable[[], int]) -> None:
         self.db = db
         self.config = config
         self.clock = clock

@@ -37,7 +37,8 @@ from collector.platform import identity, maintenance, rescue, statistics
 from collector.platform.identity import ElevatorIdentity, IdentityError
 from collector.platform.maintenance import InspectionEvent, MaintenanceConfig, Session, StatusPoint
 from collector.platform.rescue import RescueCase, RescueConfig, RescueError, Status, Step
-from collector.store.platform_db import PlatformDB, iso
+from collector.store import Store, open_store
+from collector.times import iso
 
 log = logging.getLogger("collector.platform")
 
@@ -154,13 +155,13 @@ def load_config(path: str | None) -> PlatformConfig:
 # --- database steps (run on the platform's database thread, one transaction each) ----------------
 
 
-def _state(db: PlatformDB, cur: Any, name: str, default: int = 0) -> int:
+def _state(db: Store, cur: Any, name: str, default: int = 0) -> int:
     cur.execute(db.q("SELECT value FROM platform_state WHERE name = ?"), (name,))
     row = cur.fetchone()
     return default if row is None else int(row[0])
 
 
-def _set_state(db: PlatformDB, cur: Any, name: str, value: int) -> None:
+def _set_state(db: Store, cur: Any, name: str, value: int) -> None:
     cur.execute(
         db.q(
             "INSERT INTO platform_state (name, value) VALUES (?, ?) "
@@ -170,12 +171,12 @@ def _set_state(db: PlatformDB, cur: Any, name: str, value: int) -> None:
     )
 
 
-def _identities(db: PlatformDB, cur: Any) -> dict[str, ElevatorIdentity]:
+def _identities(db: Store, cur: Any) -> dict[str, ElevatorIdentity]:
     cur.execute("SELECT " + ", ".join(identity.FIELDS) + " FROM elevator_identity")
     return {row[0]: ElevatorIdentity(*row) for row in cur.fetchall()}
 
 
-def _identity_of(db: PlatformDB, cur: Any, device_id: str) -> dict[str, Any] | None:
+def _identity_of(db: Store, cur: Any, device_id: str) -> dict[str, Any] | None:
     cur.execute(
         db.q("SELECT " + ", ".join(identity.FIELDS) + " FROM elevator_identity WHERE device_id = ?"), (device_id,)
     )
@@ -183,7 +184,7 @@ def _identity_of(db: PlatformDB, cur: Any, device_id: str) -> dict[str, Any] | N
     return None if row is None else ElevatorIdentity(*row).as_dict()
 
 
-def _load_case(db: PlatformDB, cur: Any, case_id: str) -> tuple[RescueCase, dict[str, int]] | None:
+def _load_case(db: Store, cur: Any, case_id: str) -> tuple[RescueCase, dict[str, int]] | None:
     cur.execute(db.q("SELECT device_id, alarm_id, floor FROM rescue_cases WHERE case_id = ?"), (case_id,))
     row = cur.fetchone()
     if row is None:
@@ -196,7 +197,7 @@ def _load_case(db: PlatformDB, cur: Any, case_id: str) -> tuple[RescueCase, dict
 
 
 def _load_cases(
-    db: PlatformDB, cur: Any, where: str, args: tuple[Any, ...], tail: str = ""
+    db: Store, cur: Any, where: str, args: tuple[Any, ...], tail: str = ""
 ) -> list[tuple[RescueCase, dict[str, int]]]:
     """Many cases in three queries (cases, their steps, their escalations), in the cases' order."""
     cur.execute(db.q(f"SELECT case_id, device_id, alarm_id, floor FROM rescue_cases WHERE {where} {tail}"), args)
@@ -222,7 +223,7 @@ def _load_cases(
     ]
 
 
-def _save_step(db: PlatformDB, cur: Any, case: RescueCase, now_ms: int) -> None:
+def _save_step(db: Store, cur: Any, case: RescueCase, now_ms: int) -> None:
     n = len(case.steps) - 1
     s = case.steps[-1]
     cur.execute(
@@ -249,9 +250,13 @@ class Platform:
     """The platform over one database. `async with Platform(db_url, config) as p:`; `p.run()` is the
     worker and the senders (run as tasks); the other methods answer the API."""
 
-    def __init__(self, db_url: str, config: PlatformConfig, clock: Callable[[], int] | None = None) -> None:
+    def __init__(self, db: str | Store, config: PlatformConfig, clock: Callable[[], int] | None = None) -> None:
+        """`db`: the store the ingest uses, when both run in one process (`elev-collector run`:
+        one connection, one thread, one schema); or a database URL, and the platform opens and
+        closes its own store (the city role, tests)."""
         self.config = config
-        self.db = PlatformDB(db_url)
+        self._owns_db = isinstance(db, str)
+        self.db: Store = open_store(db) if isinstance(db, str) else db
         self.clock = clock or (lambda: time.time_ns() // 1_000_000)
         self.webhook_sender = WebhookSender(self.db, config.webhooks, self.clock)
         self.feed_sender = CityFeedSender(self.db, config.city_feed, self.clock) if config.city_feed else None
@@ -261,16 +266,13 @@ class Platform:
         self.escalations_sent = 0
 
     async def __aenter__(self) -> Platform:
-        # The collector's tables first (its own definitions), then ours.
-        from collector.store import open_store
-
-        async with open_store(self.db.url):
-            pass
-        await self.db.__aenter__()
+        if self._owns_db:
+            await self.db.__aenter__()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.db.__aexit__(*exc)
+        if self._owns_db:
+            await self.db.__aexit__(*exc)
 
     def wake(self) -> None:
         self._wake.set()

@@ -23,6 +23,8 @@ from __future__ import annotations
 import abc
 import asyncio
 import json
+import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -32,94 +34,13 @@ from typing import Any, TypeVar
 
 from collector.errors import StoreError
 from collector.model import Kind, RecordRow
+from collector.store import schema
+
+log = logging.getLogger("collector.store")
 
 T = TypeVar("T")
 
 OFFLINE_ALARM = "device_offline"
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS devices (
-    device_id TEXT PRIMARY KEY,
-    username TEXT NOT NULL,
-    created_ms BIGINT NOT NULL,
-    last_seen_ms BIGINT,
-    online BOOLEAN NOT NULL DEFAULT FALSE,
-    presence_ms BIGINT,
-    heartbeat TEXT
-);
-CREATE TABLE IF NOT EXISTS records (
-    device_id TEXT NOT NULL,
-    epoch BIGINT NOT NULL,
-    seq BIGINT NOT NULL,
-    kind TEXT NOT NULL,
-    mono_ms BIGINT NOT NULL,
-    wall_ms BIGINT NOT NULL,
-    clock_synced BOOLEAN NOT NULL,
-    time_ms BIGINT NOT NULL,
-    time_source TEXT NOT NULL,
-    received_ms BIGINT NOT NULL,
-    body TEXT NOT NULL,
-    PRIMARY KEY (device_id, epoch, seq)
-);
-CREATE TABLE IF NOT EXISTS streams (
-    device_id TEXT NOT NULL,
-    epoch BIGINT NOT NULL,
-    max_seq BIGINT NOT NULL,
-    stored BIGINT NOT NULL,
-    first_received_ms BIGINT NOT NULL,
-    last_received_ms BIGINT NOT NULL,
-    PRIMARY KEY (device_id, epoch)
-);
-CREATE TABLE IF NOT EXISTS latest_status (
-    device_id TEXT PRIMARY KEY,
-    epoch BIGINT NOT NULL,
-    seq BIGINT NOT NULL,
-    time_ms BIGINT NOT NULL,
-    received_ms BIGINT NOT NULL,
-    state TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS events (
-    id {id},
-    device_id TEXT NOT NULL,
-    epoch BIGINT NOT NULL,
-    seq BIGINT NOT NULL,
-    type TEXT NOT NULL,
-    action TEXT NOT NULL,
-    floor INTEGER,
-    fault_code INTEGER,
-    time_ms BIGINT NOT NULL,
-    received_ms BIGINT NOT NULL,
-    after_restart BOOLEAN NOT NULL DEFAULT FALSE
-);
-CREATE INDEX IF NOT EXISTS events_by_device_time ON events (device_id, time_ms);
-CREATE INDEX IF NOT EXISTS events_by_stream_type ON events (device_id, epoch, type, seq);
-CREATE TABLE IF NOT EXISTS alarms (
-    id {id},
-    device_id TEXT NOT NULL,
-    type TEXT NOT NULL,
-    raised_ms BIGINT NOT NULL,
-    cleared_ms BIGINT,
-    received_ms BIGINT NOT NULL,
-    raise_epoch BIGINT,
-    raise_seq BIGINT,
-    clear_seq BIGINT,
-    floor INTEGER,
-    fault_code INTEGER,
-    cleared_after_restart BOOLEAN NOT NULL DEFAULT FALSE
-);
-CREATE UNIQUE INDEX IF NOT EXISTS alarms_by_raise ON alarms (device_id, type, raise_epoch, raise_seq);
-CREATE UNIQUE INDEX IF NOT EXISTS alarms_one_offline ON alarms (device_id, type)
-    WHERE cleared_ms IS NULL AND raise_epoch IS NULL;
-CREATE INDEX IF NOT EXISTS alarms_by_time ON alarms (raised_ms);
-"""
-
-# Columns added after the first release, (table, column, definition): a store made by an older
-# collector gets them on open (CREATE TABLE IF NOT EXISTS leaves an existing table as it was); each
-# has a default, so rows stored before read as they meant then.
-ADDED_COLUMNS = (
-    ("events", "after_restart", "BOOLEAN NOT NULL DEFAULT FALSE"),
-    ("alarms", "cleared_after_restart", "BOOLEAN NOT NULL DEFAULT FALSE"),
-)
 
 STREAM_COLUMNS = ("device_id", "epoch", "max_seq", "stored", "first_received_ms", "last_received_ms")
 
@@ -163,6 +84,7 @@ class Store(abc.ABC):
     placeholder = "?"
     greatest = "max"
     id_column = "INTEGER PRIMARY KEY"
+    serial_column = "INTEGER PRIMARY KEY"  # the platform's tables (see schema.py)
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -190,9 +112,8 @@ class Store(abc.ABC):
     def _retryable(self, exc: BaseException) -> bool:
         return False
 
-    def _schema(self) -> list[str]:
-        text = SCHEMA.format(id=self.id_column)
-        return [s.strip() for s in text.split(";") if s.strip()]
+    def _lock_schema(self, cur: Any) -> None:  # noqa: B027 - optional hook
+        """Serialize migrations of processes starting at once (engines with concurrent writers)."""
 
     def q(self, sql: str) -> str:
         return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
@@ -202,7 +123,7 @@ class Store(abc.ABC):
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
         try:
             await self._run(self._connect)
-            await self._run(self._create_schema)
+            await self._run(self._migrate)
         except BaseException:
             self._executor.shutdown(wait=False)
             self._executor = None
@@ -231,19 +152,47 @@ class Store(abc.ABC):
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise StoreError(f"{self.engine_name}: {first}") from exc
 
-    def _create_schema(self) -> None:
-        with self._tx() as cur:
-            for stmt in self._schema():
-                cur.execute(stmt)
-            self._add_columns(cur)
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(cursor, *args)` in one transaction on the store's thread: the one transaction helper
+        for code outside this class (the platform's steps and queries, the outboxes)."""
+        return await self._run(self._in_tx, fn, *args)
 
-    def _add_columns(self, cur: Any) -> None:
-        for table, column, definition in ADDED_COLUMNS:
-            if not self._has_column(cur, table, column):
-                cur.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+    def _in_tx(self, fn: Callable[..., T], *args: Any) -> T:
+        with self._tx() as cur:
+            return fn(cur, *args)
+
+    def _migrate(self) -> list[int]:
+        """Bring the schema to `schema.LATEST` (see schema.py); the versions applied."""
+        with self._tx() as cur:
+            self._lock_schema(cur)
+            cur.execute(schema.VERSION_TABLE)
+            cur.execute("SELECT version FROM schema_version")
+            steps = schema.pending([int(v) for (v,) in cur.fetchall()])
+            now_ms = time.time_ns() // 1_000_000
+            for m in steps:
+                for stmt in m.statements(self.id_column, self.serial_column):
+                    cur.execute(stmt)
+                for table, column, definition in m.columns:
+                    if not self._has_column(cur, table, column):
+                        cur.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+                cur.execute(
+                    self.q("INSERT INTO schema_version (version, applied_ms, why) VALUES (?, ?, ?)"),
+                    (m.version, now_ms, m.why),
+                )
+        if steps:
+            log.info(
+                "schema: applied migration(s) %s, now version %d",
+                ", ".join(str(m.version) for m in steps),
+                schema.LATEST,
+            )
+        return [m.version for m in steps]
 
     @abc.abstractmethod
     def _has_column(self, cur: Any, table: str, column: str) -> bool: ...
+
+    async def schema_versions(self) -> list[int]:
+        """The migration steps this database has had, in order."""
+        return await self.run(_versions)
 
     # --- registry --------------------------------------------------------------------------
     async def add_device(self, device_id: str, username: str, now_ms: int) -> bool:
@@ -777,6 +726,11 @@ def fold_fact(state: dict[str, Any], kind: Kind, body: dict[str, Any]) -> dict[s
         out["door"] = "closed"
         out["t_ms"] = body["end_ms"]
     return out
+
+
+def _versions(cur: Any) -> list[int]:
+    cur.execute("SELECT version FROM schema_version ORDER BY version")
+    return [int(v) for (v,) in cur.fetchall()]
 
 
 def _event_columns(r: RecordRow) -> tuple[Any, ...]:

@@ -41,6 +41,7 @@ class PostgresStore(Store):
     placeholder = "%s"
     greatest = "GREATEST"
     id_column = "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
+    serial_column = "BIGSERIAL PRIMARY KEY"
     engine_errors = (psycopg.Error,)
     engine_name = "PostgreSQL"
 
@@ -55,13 +56,9 @@ class PostgresStore(Store):
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise StoreError(f"cannot connect to PostgreSQL at {_redact(self.url)}: {first}") from None
 
-    def _create_schema(self) -> None:
-        # Concurrent first starts of several processes: serialize the CREATEs on one lock.
-        with self._tx() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(7242001)")
-            for stmt in self._schema():
-                cur.execute(stmt)
-            self._add_columns(cur)
+    def _lock_schema(self, cur: Any) -> None:
+        # Concurrent first starts of several processes: serialize the migrations on one lock.
+        cur.execute("SELECT pg_advisory_xact_lock(7242001)")
 
     def _has_column(self, cur: Any, table: str, column: str) -> bool:
         cur.execute(

@@ -78,6 +78,7 @@ def _drop_added_columns(db_url: str) -> None:
     statements = [
         "ALTER TABLE events DROP COLUMN after_restart",
         "ALTER TABLE alarms DROP COLUMN cleared_after_restart",
+        "DROP TABLE schema_version",  # nor schema versions (collector/store/schema.py)
     ]
     if db_url.startswith("sqlite:///"):
         import sqlite3

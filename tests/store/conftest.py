@@ -1,0 +1,5 @@
+"""Fixtures for the store tests: the collector's database fixtures on both engines."""
+
+from __future__ import annotations
+
+from tests.collector.conftest import db_url, pg_database, pg_url, sqlite_url  # noqa: F401 - fixtures
