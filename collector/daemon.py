@@ -19,6 +19,8 @@ from aiohttp import web
 from collector.config import CollectorConfig
 from collector.errors import CollectorError
 from collector.http.api import make_app
+from collector.http.console import ConsoleSettings, set_console_settings
+from collector.http.console.stream import ConsoleHub
 from collector.http.platform_routes import add_platform_routes
 from collector.ingest.pipeline import Ingest
 from collector.metrics import Metrics
@@ -70,11 +72,20 @@ class Collector:
             ingest = self.ingest = Ingest(cfg, store, self.metrics)
             await ingest.refresh_registry()
             app = make_app(store, self.metrics, ingest, token)
+            # The console's server push: committed alarms and case steps reach the open pages at once.
+            hub = ConsoleHub()
+            app.router.add_get("/api/v1/stream", hub.handle)
+            ingest.alarm_listeners.append(hub.listener("alarms"))
             platform = None
             if self.platform_config is not None:
                 platform = self.platform = await stack.enter_async_context(Platform(store, self.platform_config))
                 add_platform_routes(app, platform, token, run_tasks=False)
                 ingest.alarm_listeners.append(platform.wake)
+                platform.case_listeners.append(hub.listener("cases"))
+                pc = self.platform_config
+                set_console_settings(
+                    app, ConsoleSettings(pc.time_zone, pc.rescue.response_limit_s, pc.rescue.arrival_limit_s)
+                )
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             try:

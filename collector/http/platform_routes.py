@@ -22,6 +22,9 @@ from collector.times import iso, parse_iso
 
 PLATFORM_KEY = web.AppKey("platform", Platform)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# CSV downloads start with a UTF-8 BOM: without it Excel on a Chinese Windows PC reads the file as
+# GBK and the addresses come out garbled. The registry import accepts the BOM back.
+CSV_BOM = "\ufeff"
 
 
 def _error(status: int, message: str, **extra: Any) -> web.Response:
@@ -124,7 +127,7 @@ def _stats_response(request: web.Request, figs: list[statistics.Figures], since:
     if scopes is not None and not set(scopes) <= allowed:
         return _error(400, f"scope: {scope!r}: use one or more of {', '.join(sorted(allowed))}")
     if request.query.get("format") == "csv":
-        return web.Response(text=statistics.to_csv(figs, scopes), content_type="text/csv", charset="utf-8")
+        return web.Response(text=CSV_BOM + statistics.to_csv(figs, scopes), content_type="text/csv", charset="utf-8")
     rows = [f.as_dict() for f in figs if scopes is None or f.scope in scopes]
     return web.json_response({"since": iso(since), "until": iso(until), "figures": rows})
 
@@ -139,7 +142,7 @@ async def h_registry(request: web.Request) -> web.Response:
 
 
 async def h_registry_csv(request: web.Request) -> web.Response:
-    text = identity.to_csv(await _p(request).registry())
+    text = CSV_BOM + identity.to_csv(await _p(request).registry())
     return web.Response(
         text=text,
         content_type="text/csv",

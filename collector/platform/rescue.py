@@ -9,6 +9,13 @@ Status codes follow the supervision platforms' convention (the codes travel to t
       │                        │                        │
       └──────────────── false_alarm ──────────────────┴──> 05 false alarm
 
+    00 done / 05 false alarm ──reopen──> the status the case had before it was closed
+
+Reopening exists for the duty room's worst moment: a case closed while the passengers are still
+trapped (the alarm is still active, or a closed "false alarm" was not one). The case goes back to
+where it was (a rescuer who was on site is still on site), keeps every step, and its deadlines
+count again from the occurrence; an escalation already sent is not sent twice.
+
 Every step records its time and its actor (a duty officer, a maintenance technician, "system" for
 the automatic opening). A case is opened by the alarm; clearing the alarm (the door opened, the
 car moved) does not close it: only `complete` or `false_alarm`, done by a person, does.
@@ -65,6 +72,7 @@ class Action(enum.StrEnum):
     ARRIVE = "arrive"
     COMPLETE = "complete"
     FALSE_ALARM = "false_alarm"
+    REOPEN = "reopen"
 
 
 # The whole lifecycle in one table: (current status, action) -> next status.
@@ -78,6 +86,8 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
 }
 
 CLOSED = frozenset({Status.DONE, Status.FALSE_ALARM})
+# `reopen` is the one step whose target is not fixed: it returns to the status before the close.
+REOPENABLE = CLOSED
 SYSTEM_ACTOR = "system"
 
 
@@ -162,6 +172,8 @@ def open_case(
 
 
 def allowed_actions(status: Status) -> tuple[Action, ...]:
+    if status in REOPENABLE:
+        return (Action.REOPEN,)
     return tuple(a for (s, a) in TRANSITIONS if s is status)
 
 
@@ -177,10 +189,19 @@ def transition(case: RescueCase, action: Action | str, at_ms: int, actor: str, n
     if actor == SYSTEM_ACTOR:
         raise RescueError(f"actor {SYSTEM_ACTOR!r} is reserved for automatic steps: a person must act")
     current = case.status
-    nxt = TRANSITIONS.get((current, act))
+    if act is Action.REOPEN:
+        if current not in REOPENABLE:
+            raise RefusedTransition(
+                f"case {case.case_id} is {current.value} {STATUS_TITLE[current]}: only a closed case can be reopened"
+            )
+        nxt: Status | None = case.steps[-2].status  # a closed case has at least its 01 step and the close
+    else:
+        nxt = TRANSITIONS.get((current, act))
     if nxt is None:
         if current in CLOSED:
-            raise RefusedTransition(f"case {case.case_id} is closed ({current.value} {STATUS_TITLE[current]})")
+            raise RefusedTransition(
+                f"case {case.case_id} is closed ({current.value} {STATUS_TITLE[current]}): reopen it first"
+            )
         allowed = ", ".join(a.value for a in allowed_actions(current))
         raise RefusedTransition(
             f"case {case.case_id} is {current.value} {STATUS_TITLE[current]}: {act.value!r} is not allowed "

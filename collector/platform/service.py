@@ -20,6 +20,7 @@ import logging
 import time
 import tomllib
 import uuid
+import zoneinfo
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -56,6 +57,8 @@ class PlatformConfig:
     # An entrapment found already cleared and older than this (history in a database the platform
     # starts on for the first time) is not turned into a rescue case: nobody can act on it any more.
     backfill_s: float = 86_400.0
+    # The zone the console shows times in (the API stays UTC): the duty room reads local clocks.
+    time_zone: str = "Asia/Shanghai"
     rescue: RescueConfig = field(default_factory=RescueConfig)
     maintenance: MaintenanceConfig = field(default_factory=MaintenanceConfig)
     webhooks: WebhookConfig = field(default_factory=WebhookConfig)
@@ -66,6 +69,12 @@ class PlatformConfig:
         for key in ("poll_s", "summary_interval_s", "backfill_s"):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"platform.{key} must be positive, got {getattr(self, key)!r}")
+        try:
+            zoneinfo.ZoneInfo(self.time_zone)
+        except (ValueError, OSError, zoneinfo.ZoneInfoNotFoundError):
+            raise ConfigError(
+                f"platform.time_zone = {self.time_zone!r} is not a known IANA time zone (e.g. Asia/Shanghai)"
+            ) from None
 
 
 def _read_token(path: str, what: str) -> str:
@@ -127,6 +136,17 @@ def load_config(path: str | None) -> PlatformConfig:
             if not isinstance(value, int | float) or isinstance(value, bool):
                 raise ConfigError(f"{src}.{key} = {shown(key, value)} must be a number")
             kw[key] = float(value)
+    if "time_zone" in table:
+        value = table.pop("time_zone")
+        if not isinstance(value, str):
+            raise ConfigError(f"{src}.time_zone = {shown('time_zone', value)} must be a string (e.g. Asia/Shanghai)")
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (ValueError, OSError, zoneinfo.ZoneInfoNotFoundError):
+            raise ConfigError(
+                f"{src}.time_zone = {value!r} is not a known IANA time zone (e.g. Asia/Shanghai)"
+            ) from None
+        kw["time_zone"] = value
     if "rescue" in table:
         kw["rescue"] = _section(RescueConfig, table.pop("rescue"), f"{src}.rescue")
     if "maintenance" in table:
@@ -262,6 +282,9 @@ class Platform:
         self.feed_sender = CityFeedSender(self.db, config.city_feed, self.clock) if config.city_feed else None
         self._last_summary_ms = 0
         self._wake = asyncio.Event()
+        # Told, in process, after a commit that opened, moved or escalated a rescue case (the
+        # console's stream pushes it to the duty room at once instead of being polled).
+        self.case_listeners: list[Callable[[], None]] = []
         self.cases_opened = 0  # by this process's worker, for /metrics (counted here, never queried)
         self.escalations_sent = 0
 
@@ -313,7 +336,13 @@ class Platform:
             self.webhook_sender.wake()
         if res.city_items and self.feed_sender is not None:
             self.feed_sender.wake()
+        if res.cases_opened or res.escalations:
+            self._tell_case_listeners()
         return res
+
+    def _tell_case_listeners(self) -> None:
+        for listener in self.case_listeners:
+            listener()
 
     def _unseen(self, cur: Any, source: str, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         """Rows of a collector table (id first) not yet handled, oldest first."""
@@ -688,6 +717,7 @@ class Platform:
             self.webhook_sender.wake()
         if res.city_items and self.feed_sender is not None:
             self.feed_sender.wake()
+        self._tell_case_listeners()
         self.wake()
 
     # --- maintenance API ------------------------------------------------------------------

@@ -1,11 +1,13 @@
-"""The operator console in a real browser against a real stack.
+"""The duty console in a real browser against a real stack.
 
 Mosquitto (the `broker` fixture), `elev-collector run` on SQLite serving the API, the platform's
-routes (rescue cases, maintenance, statistics) and the console on one port, `elev-sim run` with
-passengers trapped between floors,
-and `elev-agent run` reading it. Headless Debian chromium driven by Playwright: the page loads,
-shows the trapped elevator within seconds of the entrapment alarm reaching /api/v1/alarms, and a
-rescue case is moved to "on site" by clicking.
+routes and the console on one port, `elev-sim run` with passengers trapped between floors, and
+`elev-agent run` reading it; a loopback webhook receiver stands for the rescue centre. Headless
+Debian chromium driven by Playwright. The browser's edge is stubbed in the page, nothing else:
+`window.Notification` and `AudioContext` count their calls (a headless browser has no speaker and
+no notification centre).
+
+Screenshots go to a temporary directory, or to `$CONSOLE_SCREENSHOTS` (docs/img for docs/console.md).
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +43,69 @@ CHROMIUM_ARGS = [
 TOKEN = "console-test-token-0123"
 DEVICE = "lift-trap"
 BIN = Path(sys.executable).parent
-SCREENSHOT = Path("/tmp/console-screenshot.png")
+ADDRESS = "越城区解放北路 1 号 3 单元"
+RESCUE_CODE = "100001"
+COMPANY = "绍兴安达电梯维保有限公司"
+REGISTRY = (
+    "device_id,registration_code,rescue_code,area_code,address,using_unit,maintenance_company\n"
+    f"{DEVICE},31103306022015060001,{RESCUE_CODE},330602,{ADDRESS},越城区房管所,{COMPANY}\n"
+)
+# The browser's edge: count notifications and tones instead of showing and playing them.
+BROWSER_EDGE = """
+window.__calls = { notify: 0, titles: [], tones: 0 };
+class CountingNotification {
+  constructor(title, options) { window.__calls.notify++; window.__calls.titles.push(title); }
+  static requestPermission() { return Promise.resolve("granted"); }
+}
+CountingNotification.permission = "granted";
+window.Notification = CountingNotification;
+class CountingAudio {
+  constructor() { this.state = "running"; this.currentTime = 0; this.destination = {}; }
+  resume() { return Promise.resolve(); }
+  createOscillator() {
+    return { frequency: {}, connect() {}, start() { window.__calls.tones++; }, stop() {} };
+  }
+  createGain() { return { gain: {}, connect() {} }; }
+}
+window.AudioContext = CountingAudio;
+new MutationObserver(() => {
+  const b = document.getElementById("banner");
+  if (b && !b.hidden && window.__bannerAt == null) window.__bannerAt = Date.now();
+}).observe(document, { subtree: true, attributes: true, childList: true });
+"""
+TONES_PER_ALERT = 3  # console.js beep(): a three-tone call
+
+
+def screenshots_dir(tmp_path: Path) -> Path:
+    d = Path(os.environ.get("CONSOLE_SCREENSHOTS") or tmp_path / "screens")
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+class Receiver:
+    """The rescue centre's webhook endpoint on loopback: answers 200, counts what it got."""
+
+    def __init__(self) -> None:
+        received = self.received = []  # type: list[dict[str, Any]]
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                received.append(json.loads(body))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/rescue"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 SCENARIO = """[elevator]
 lowest_floor = 1
 highest_floor = 10
@@ -55,8 +121,8 @@ duration_s = 600
 
 def http(url: str, token: str | None = TOKEN, method: str = "GET", body: Any = None) -> tuple[int, Any]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    data = None if body is None else json.dumps(body).encode()
-    if data is not None:
+    data = None if body is None else body if isinstance(body, bytes) else json.dumps(body).encode()
+    if data is not None and not isinstance(body, bytes):
         headers["Content-Type"] = "application/json"
     req = urllib.request.Request(url, data=data, headers=headers, method=method)
     try:
@@ -117,18 +183,28 @@ def launch_chromium(playwright: Any) -> Any:
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
 
 
-@pytest.mark.timeout(180)
-def test_console_shows_entrapment_and_moves_case_on_site(tmp_path: Path, broker: Broker, stack: Stack) -> None:
-    try:
-        from playwright.sync_api import expect, sync_playwright
-    except ImportError:
-        pytest.fail("playwright is not installed: pip install -e '.[test]' (never 'playwright install')")
 
+PLATFORM_TOML = """[platform]
+poll_s = 0.2
+time_zone = "Asia/Shanghai"
+
+[platform.rescue]
+response_limit_s = 4.0
+arrival_limit_s = 600.0
+
+[platform.webhooks]
+rescue_centre_url = "{url}"
+retry_base_s = 0.2
+poll_s = 0.2
+"""
+
+
+def start_stack(tmp_path: Path, broker: Broker, stack: Stack, receiver: Receiver) -> str:
     db = f"sqlite:///{tmp_path / 'collector.db'}"
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN)
     (tmp_path / "scenario.toml").write_text(SCENARIO)
-    (tmp_path / "platform.toml").write_text("[platform]\npoll_s = 0.2\n")
+    (tmp_path / "platform.toml").write_text(PLATFORM_TOML.format(url=receiver.url))
     api_port, modbus_port, gpio_port = free_port(), free_port(), free_port()
     api = f"http://127.0.0.1:{api_port}"
     collector_cli = str(BIN / "elev-collector")
@@ -139,6 +215,8 @@ def test_console_shows_entrapment_and_moves_case_on_site(tmp_path: Path, broker:
         + ["--api-token-file", str(token_file), "--config", str(tmp_path / "platform.toml")],
         api_port,
     )
+    status, out = http(f"{api}/api/v1/registry.csv", method="PUT", body=REGISTRY.encode())
+    assert status == 200, out
     stack.start(
         "sim",
         [str(BIN / "elev-sim"), "run", "--modbus-tcp", f"127.0.0.1:{modbus_port}"]
@@ -151,11 +229,41 @@ def test_console_shows_entrapment_and_moves_case_on_site(tmp_path: Path, broker:
         + ["--floors=1..10"]  # SCENARIO's building
         + ["--gpio-sim", f"127.0.0.1:{gpio_port}", "--broker", broker.url, "--data-dir", str(tmp_path / "agent")],
     )
+    return api
 
-    # The page itself needs no token; the data does.
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    try:
+        yield r
+    finally:
+        r.close()
+
+
+def tones(page: Any) -> int:
+    return int(page.evaluate("window.__calls.tones"))
+
+
+@pytest.mark.timeout(240)
+def test_duty_console_entrapment_alert_escalation_and_case(
+    tmp_path: Path, broker: Broker, stack: Stack, receiver: Receiver
+) -> None:
+    try:
+        from playwright.sync_api import expect, sync_playwright
+    except ImportError:
+        pytest.fail("playwright is not installed: pip install -e '.[test]' (never 'playwright install')")
+
+    api = start_stack(tmp_path, broker, stack, receiver)
+    shots = screenshots_dir(tmp_path)
+
+    # The page itself needs no token; the data and the stream do.
     status, page_body = http(f"{api}/console/", token=None)
-    assert status == 200 and b"Elevator duty console" in page_body
+    assert status == 200 and b'<html lang="zh-CN">' in page_body
     assert http(f"{api}/api/v1/elevators", token=None)[0] == 401
+    assert http(f"{api}/api/v1/stream", token=None)[0] == 401
+    status, settings = http(f"{api}/console/settings.json", token=None)
+    assert status == 200 and settings["time_zone"] == "Asia/Shanghai" and settings["response_limit_s"] == 4.0
 
     def entrapment_alarm() -> dict[str, Any] | None:
         stack.check_alive()
@@ -166,52 +274,138 @@ def test_console_shows_entrapment_and_moves_case_on_site(tmp_path: Path, broker:
     with sync_playwright() as pw:
         browser = launch_chromium(pw)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{api}/console/")  # one service: the platform's routes are on the same port
-            expect(page.locator("#sign-in")).to_be_visible()
+            context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+            context.add_init_script(BROWSER_EDGE)
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"{api}/console/")
+            expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+            expect(page.locator("h1")).to_have_text("电梯应急处置值守台")
+            expect(page.locator("#login-form")).to_be_visible()
+            page.screenshot(path=str(shots / "console-sign-in.png"))
+            page.click("#to-token")
             page.fill("#token", TOKEN)
-            page.fill("#actor", "officer-test")
-            page.click("#sign-in button[type=submit]")
+            page.click("#sign-in-form button[type=submit]")
+            page.fill("#actor", "值班员王")
+            expect(page.locator("#status-line")).to_contain_text("实时推送", timeout=15_000)
+            page.goto(f"{api}/console/#/elevators")
             row = page.locator(f"#elevators tr[data-device='{DEVICE}']")
             expect(row).to_be_visible(timeout=30_000)
-            expect(page.locator("#status-line")).to_contain_text("live", timeout=10_000)
+            expect(row).to_contain_text(ADDRESS)
+            expect(row).to_contain_text("秒前")  # last seen, as a duty room says it
             assert not page.locator("#banner").is_visible(), "no one is trapped yet"
+            page.fill("#search", RESCUE_CODE)  # hotline: the caller reads the code off the car's sign
+            expect(page.locator("#elevators tbody tr")).to_have_count(1)
+            page.fill("#search", "没有这个地址")
+            expect(page.locator("#elevators tbody tr")).to_have_count(0)
+            page.fill("#search", "")
+            page.goto(f"{api}/console/#/")
 
             # The alarm reaches the API (20 s of a stopped, closed car between floors + the button)...
-            alarm = wait_for(entrapment_alarm, timeout_s=75, interval_s=0.2, what="the entrapment alarm in the API")
+            alarm = wait_for(entrapment_alarm, timeout_s=90, interval_s=0.1, what="the entrapment alarm in the API")
             seen_api = time.monotonic()
-            # ...and the console shows it within seconds: banner with a running timer, red row.
+            # ...and the console shows it by push: banner with address, 96333 code, company, timer.
             banner = page.locator("#banner")
-            expect(banner).to_contain_text(f"PASSENGERS TRAPPED: {DEVICE}", timeout=5_000)
-            expect(page.locator(f"#elevators tr.trapped[data-device='{DEVICE}']")).to_be_visible(timeout=5_000)
+            expect(banner).to_contain_text(f"困人：{ADDRESS}", timeout=2_000)
             delay_s = time.monotonic() - seen_api
-            print(f"console showed the entrapment {delay_s:.2f} s after the API (alarm {alarm['id']})")
-            assert delay_s < 5
+            at_ms = page.evaluate("window.__bannerAt")
+            received_ms = time.mktime(time.strptime(alarm["received_at"][:19], "%Y-%m-%dT%H:%M:%S")) * 1000
+            received_ms += int(alarm["received_at"][20:23]) - time.timezone * 1000
+            print(
+                f"API-to-screen: banner {delay_s:.2f} s after the test saw the alarm in the API (0.1 s polls); "
+                f"{(at_ms - received_ms) / 1000:.2f} s after the collector received it (alarm {alarm['id']})"
+            )
+            assert delay_s < 2, f"the console showed the entrapment {delay_s:.2f} s after the API had it"
+            expect(banner).to_contain_text(f"96333 救援码 {RESCUE_CODE}")
+            expect(banner).to_contain_text(COMPANY)
             timer = banner.locator(".timer").first
             first = timer.inner_text()
             expect(timer).not_to_have_text(first, timeout=3_000)  # the timer runs without a reload
 
-            # The platform opens a case; respond, then on site, by clicking.
+            # Sound and notification on the new entrapment, repeating until someone responds.
+            wait_for(lambda: page.evaluate("window.__calls.notify") >= 1, timeout_s=5, what="a browser notification")
+            assert "困人报警" in page.evaluate("window.__calls.titles[0]")
+            wait_for(lambda: tones(page) >= 2 * TONES_PER_ALERT, timeout_s=12, what="the alert tone, twice")
+
+            # The platform opens a case; nobody responds within 4 s: escalated, and the banner says who was told.
             case_row = page.locator("#cases tr[data-case]").first
             expect(case_row).to_have_attribute("data-status", "01", timeout=15_000)
             case_id = case_row.get_attribute("data-case")
             assert case_id is not None
+            expect(banner).to_have_class("escalated", timeout=15_000)
+            expect(banner).to_contain_text("已升级：超时未响应")
+            expect(banner).to_contain_text("已通知：救援中心", timeout=15_000)
+            assert any(b.get("event") == "rescue.escalation" for b in receiver.received)
+            expect(banner.locator(".countdown.late").first).to_be_visible()  # the response deadline has passed
+            page.screenshot(path=str(shots / "console-overview.png"), full_page=True)
+
             page.click(f"#cases button[data-case='{case_id}'][data-action='respond']")
             expect(page.locator(f"#cases tr[data-case='{case_id}']")).to_have_attribute("data-status", "02")
+            after_respond = tones(page)
+            page.wait_for_timeout(5_500)  # longer than one repeat (4 s): an absence needs a window
+            assert tones(page) == after_respond, "the alert must stop once someone responded"
             page.click(f"#cases button[data-case='{case_id}'][data-action='arrive']")
             expect(page.locator(f"#cases tr[data-case='{case_id}']")).to_have_attribute("data-status", "04")
+
+            # "False alarm" asks first; cancelling changes nothing.
+            page.click(f"#cases button[data-case='{case_id}'][data-action='false_alarm']")
+            expect(page.locator("#confirm")).to_be_visible()
+            expect(page.locator("#confirm-text")).to_contain_text(case_id)
+            page.click("#confirm-no")
+            expect(page.locator(f"#cases tr[data-case='{case_id}']")).to_have_attribute("data-status", "04")
+
+            # Closed while the passengers are still trapped: the banner says so and offers reopen.
+            page.click(f"#cases button[data-case='{case_id}'][data-action='complete']")
+            expect(page.locator(f"#cases tr[data-case='{case_id}']")).to_have_count(0)
+            expect(banner).to_contain_text(f"工单 {case_id} 已关闭（救援完成），但困人报警仍未解除")
+            expect(banner.locator("button[data-new-case]")).to_be_visible()
+            page.screenshot(path=str(shots / "console-closed-but-active.png"))
+            banner.locator(f"button[data-action='reopen'][data-case='{case_id}']").click()
+            expect(page.locator(f"#cases tr[data-case='{case_id}']")).to_have_attribute("data-status", "04")
             expect(page.locator("#action-error")).to_have_text("")
-            page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+            # English on request, kept across a reload.
+            page.click("#lang")
+            expect(page.locator("html")).to_have_attribute("lang", "en")
+            expect(banner).to_contain_text("PASSENGERS TRAPPED")
+            page.reload()
+            expect(page.locator("h1")).to_have_text("Elevator duty console")
+            page.click("#lang")
+            expect(page.locator("h1")).to_have_text("电梯应急处置值守台")
+
+            # The elevator's own page: its 24 h chart (vendored uPlot) and its timeline in duty-room words.
+            page.goto(f"{api}/console/#/elevator/{DEVICE}")
+            expect(page.locator("#elevator-facts")).to_contain_text(RESCUE_CODE)
+            expect(page.locator("#chart-24h .uplot canvas")).to_have_count(1, timeout=10_000)
+            expect(page.locator("#timeline li[data-type='entrapment']").first).to_contain_text("困人（11）")
+            expect(page.locator(f"#elevator-cases tr[data-case='{case_id}']")).to_be_visible()
+            page.screenshot(path=str(shots / "console-elevator.png"), full_page=True)
+
+            page.goto(f"{api}/console/#/elevators")
+            expect(page.locator(f"#elevators tr.trapped[data-device='{DEVICE}']")).to_be_visible()
+            page.screenshot(path=str(shots / "console-elevators.png"), full_page=True)
+            page.goto(f"{api}/console/#/reports")
+            expect(page.locator("#statistics tbody tr").first).to_be_visible(timeout=10_000)
+            page.screenshot(path=str(shots / "console-reports.png"), full_page=True)
+
+            # Phone width: nothing wider than the screen but the tables' own scroll boxes.
+            page.set_viewport_size({"width": 390, "height": 844})
+            page.goto(f"{api}/console/#/")
+            expect(banner).to_be_visible()
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390
+            page.screenshot(path=str(shots / "console-phone.png"), full_page=True)
+            assert errors == [], errors
         finally:
             browser.close()
 
     status, case = http(f"{api}/api/v1/rescue-cases/{case_id}")
     assert status == 200, case
-    assert case["status"] == "04"
     assert [(s["status"], s["actor"]) for s in case["steps"]] == [
         ("01", "system"),
-        ("02", "officer-test"),
-        ("04", "officer-test"),
+        ("02", "值班员王"),
+        ("04", "值班员王"),
+        ("00", "值班员王"),
+        ("04", "值班员王"),
     ]
-    # Still trapped until someone closes the case: the banner is about people, not the alarm.
-    assert case["closed"] is False
+    assert case["closed"] is False and [e["kind"] for e in case["escalations"]] == ["no_response"]

@@ -1,8 +1,11 @@
 """The operator console: a static page for the district duty officer, served at `/console/`.
 
 The page is plain HTML, CSS and JavaScript shipped as package data (no build step, nothing from the
-internet: the control room may have none). It needs no token to load; it asks the officer for the
-API token once and sends it as `Authorization: Bearer` to `/api/v1/...`, polling every 1.5 s.
+internet: the control room may have none; the one library, uPlot for the 24 h chart, is vendored
+under `vendor/` with its licence). It needs no token to load; its data requests carry the
+officer's credentials. It is in Chinese unless the officer picks English (`i18n.js`), shows times
+in the platform's time zone (`settings.json`, from `[platform] time_zone`), and is told of changes
+by server push (`stream.py`, `GET /api/v1/stream`) instead of polling.
 
 Rescue cases, maintenance and statistics come from the platform (`collector.platform.service`). When
 the platform runs inside the collector the page finds them on its own origin; when it runs as its
@@ -12,6 +15,8 @@ or the sign-in form) and calls it directly, which needs `allow_console_origin` o
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict, dataclass
 from importlib import resources
 
 from aiohttp import web
@@ -19,31 +24,64 @@ from aiohttp import web
 _FILES = {
     "index.html": "text/html",
     "console.js": "text/javascript",
+    "i18n.js": "text/javascript",
     "console.css": "text/css",
+    "vendor/uPlot.iife.min.js": "text/javascript",
+    "vendor/uPlot.min.css": "text/css",
+    "vendor/uPlot.LICENSE": "text/plain",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleSettings:
+    """What the page needs from the platform's configuration (nothing secret: served without token)."""
+
+    time_zone: str = "Asia/Shanghai"
+    response_limit_s: float = 45.0
+    arrival_limit_s: float = 30 * 60.0
+    stale_after_s: float = 60.0  # "last seen" older than this is shown as stale data
+
+
+SETTINGS_KEY = web.AppKey("console_settings", ConsoleSettings)
 _NO_CACHE = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
 
 
 def _read(name: str) -> bytes:
-    return resources.files(__package__).joinpath(name).read_bytes()
+    node = resources.files(__package__)
+    for part in name.split("/"):
+        node = node.joinpath(part)
+    return node.read_bytes()
+
+
+def set_console_settings(app: web.Application, settings: ConsoleSettings) -> None:
+    """Give the page the platform's time zone and deadlines (before the app starts)."""
+    app[SETTINGS_KEY] = settings
 
 
 def add_console_routes(app: web.Application) -> None:
     """Serve the console's files at `/console/` (and redirect `/console` there). No token: the
-    page holds no data; every request it makes for data carries the officer's token."""
+    page holds no data; every request it makes for data carries the officer's credentials."""
     bodies = {name: _read(name) for name in _FILES}  # read once: a missing file fails at start, not later
 
     async def page(request: web.Request) -> web.Response:
         name = request.match_info.get("name") or "index.html"
+        if "vendor" in request.match_info:
+            name = "vendor/" + name
         if name not in bodies:
             raise web.HTTPNotFound(text=f"no console file {name!r}")
         return web.Response(body=bodies[name], content_type=_FILES[name], charset="utf-8", headers=_NO_CACHE)
+
+    async def settings(request: web.Request) -> web.Response:
+        chosen = request.app.get(SETTINGS_KEY) or ConsoleSettings()
+        return web.Response(text=json.dumps(asdict(chosen)), content_type="application/json", headers=_NO_CACHE)
 
     async def redirect(_: web.Request) -> web.Response:
         raise web.HTTPFound("/console/")
 
     app.router.add_get("/console", redirect)
     app.router.add_get("/console/", page)
+    app.router.add_get("/console/settings.json", settings)
+    app.router.add_get("/console/{vendor:vendor}/{name}", page)
     app.router.add_get("/console/{name}", page)
 
 
