@@ -183,7 +183,9 @@ class Agent:
         self.clock = clock or ClockSync(cfg.timing.clock_synced)
         self.now_ms = now_ms
         self.reader = DeviceReader(bus, NICE3000_MONITOR, cfg.modbus.unit_id, cfg.modbus.backoff_max_s)
-        self.uplink = Uplink(cfg, outbox, self.clock.wall, now_ms=now_ms, hold_s=self._summary_hold_s)
+        self.uplink = Uplink(
+            cfg, outbox, self.clock.wall, now_ms=now_ms, hold_s=self._summary_hold_s, on_live=self.live_view
+        )
         self.detector_cfg = detector_config(cfg)
         self.detector: Any = None
         self.counters = AgentCounters()
@@ -205,6 +207,13 @@ class Agent:
         self._comms_lost_restored = False
         if cfg.elevator.rated_speed_mm_s > 0:
             self._ensure_detector({})
+
+    def live_view(self, duration_s: float) -> None:
+        """The collector asked for the live view: full-rate status until it ends by itself."""
+        was = self.reporter.is_live(self.now_ms())
+        end = self.reporter.live(self.now_ms(), duration_s)
+        if not was:
+            log.info("live view on for %.0f s (full-rate status)", (end - self.now_ms()) / 1000)
 
     def _summary_hold_s(self) -> float:
         """How long trip and door-cycle records may wait for a frame to share: not at all in live view."""

@@ -6,7 +6,8 @@ exponential backoff (an outage is logged once, its end once). On every connectio
 1. publish `PresenceFrame(online=True)` retained; the connection's last will is the same frame
    with `online=False`, so the broker announces a dead gateway by itself;
 2. subscribe to `elev/v1/{device}/ack`; every AckFrame deletes the records it covers from the
-   outbox (the collector sends it only after its durable commit);
+   outbox (the collector sends it only after its durable commit); and to `elev/v1/{device}/cmd`,
+   where a live-view request (protocols.frames.LiveViewFrame) turns on full-rate status;
 3. send unacknowledged records in batch frames, QoS 1: events first, always (an alarm never
    waits behind a status backlog), then status and heartbeats, each class in sequence order. At
    most `window_batches` frames wait for their ack; a backlog drains at `batches_per_s`.
@@ -46,10 +47,11 @@ from protocols.frames import (
     RecordKind,
     UplinkFrame,
     decode_ack,
+    decode_command,
     encode_presence,
     encode_uplink,
 )
-from protocols.topics import ack_topic, presence_topic, uplink_topic
+from protocols.topics import ack_topic, command_topic, presence_topic, uplink_topic
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,7 @@ class UplinkCounters:
     acks: int = 0
     records_acked: int = 0
     bad_acks: int = 0
+    commands: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -106,12 +109,14 @@ class Uplink:
         *,
         now_ms: Callable[[], int] = _mono_ms,
         hold_s: Callable[[], float] | None = None,
+        on_live: Callable[[int], None] | None = None,
     ) -> None:
         self.cfg = cfg
         self.outbox = outbox
         self.wall_clock = wall_clock
         self.now_ms = now_ms  # the records' monotonic clock (the agent's), to age held records
         self.hold_s = hold_s or (lambda: cfg.uplink.summary_hold_s)
+        self.on_live = on_live  # a live-view request from the collector: full rate for that many seconds
         # wake() asks the sender for one more pass; settled_gen says which request it has finished
         # (a bench on simulated time waits on it instead of on the wall clock).
         self._wake = asyncio.Event()
@@ -120,6 +125,7 @@ class Uplink:
         self._last_pub_ms = 0
         self.counters = UplinkCounters()
         self.online = False
+        self.subscribed = False
         self.state_since = time.monotonic()
         self.last_error = ""
         self.last_activity = time.monotonic()  # watchdog: the loop is alive (connected or retrying)
@@ -129,6 +135,7 @@ class Uplink:
         self.topic_up = uplink_topic(cfg.device_id)
         self.topic_ack = ack_topic(cfg.device_id)
         self.topic_presence = presence_topic(cfg.device_id)
+        self.topic_cmd = command_topic(cfg.device_id)
 
     def _presence(self, online: bool) -> bytes:
         wall_ms, synced = self.wall_clock()
@@ -189,6 +196,7 @@ class Uplink:
                 self.counters.connect_failures += 1
             finally:
                 self._client = None
+                self.subscribed = False
                 self._set_online(False)
             held = connected_at is not None and time.monotonic() - connected_at >= 10.0
             if held:
@@ -228,6 +236,9 @@ class Uplink:
     async def _serve(self, client: aiomqtt.Client) -> None:
         await client.publish(self.topic_presence, self._presence(True), qos=1, retain=True)
         await client.subscribe(self.topic_ack, qos=1)
+        if self.on_live is not None:
+            await client.subscribe(self.topic_cmd, qos=1)
+        self.subscribed = True  # acks and commands reach us from here on (until the connection ends)
         cursor = _Cursor()
         # Two tasks, first failure ends both. Not a TaskGroup: on 3.11 a TaskGroup whose child fails
         # leaves the parent's cancel count raised, and the reconnect loop must tell a real stop apart.
@@ -248,6 +259,9 @@ class Uplink:
         async for message in client.messages:
             self.last_activity = time.monotonic()
             payload = message.payload
+            if message.topic.matches(self.topic_cmd):
+                self._command(payload)
+                continue
             if not isinstance(payload, bytes | bytearray):
                 self.counters.bad_acks += 1
                 continue
@@ -328,6 +342,20 @@ class Uplink:
                 cursor.inflight.append(_InFlight({r.seq for r in chunk.records}, time.monotonic(), events))
             if len(records) >= up.batch_max_records or len(cursor.inflight) >= up.window_batches:
                 await asyncio.sleep(pace_s)  # a backlog: drain it at a pace the link and collector can take
+
+    def _command(self, payload: object) -> None:
+        if not isinstance(payload, bytes | bytearray):
+            log.warning("dropped a command that is not bytes")
+            return
+        try:
+            cmd = decode_command(bytes(payload))
+        except FrameError as exc:
+            log.warning("dropped a bad command frame: %s", exc)
+            return
+        self.counters.commands += 1
+        if self.on_live is not None:
+            self.on_live(cmd.duration_s)
+        self.wake()  # held records go now: a live viewer sees the current state at once
 
     def wake(self) -> int:
         """Ask for one more sending pass (held records may have come due); returns the request's number."""

@@ -81,6 +81,11 @@ Bodies::
     bit  11      alarm_button
     bits 13..12  mode: 0 normal, 1 inspection, 2 fire, 3 out_of_service
 
+Command (collector -> agent, `elev/v1/{device}/cmd`, kind 7); op 1 = live view: full-rate status
+for `duration_s` (1..3600; the agent caps it at its `live_max_s`), then back to its policy by itself::
+
+    [head, op, duration_s]
+
 Ack (collector -> agent) and presence (retained, and the agent's MQTT last will)::
 
     [head, epoch, [lo, hi, lo, hi, ...]]      inclusive seq ranges, at least one
@@ -154,6 +159,7 @@ class FrameKind(enum.IntEnum):
     BATCH = 4
     ACK = 5
     PRESENCE = 6
+    COMMAND = 7  # collector -> agent, on elev/v1/{device}/cmd
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +230,17 @@ class UplinkFrame:
     epoch: int  # stream epoch: random 32-bit, new whenever the agent's outbox is recreated
     records: tuple[Record, ...]  # one record = a single frame; many = a batch frame
     device_id: str | None = None  # optional; when present the collector checks it against the topic
+
+
+LIVE_VIEW_OP: int = 1
+LIVE_MAX_S: int = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class LiveViewFrame:
+    """Ask the agent for full-rate status for `duration_s`; it stops by itself."""
+
+    duration_s: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -766,6 +783,27 @@ def _decode_ack(obj: list[Any]) -> AckFrame:
 def decode_ack(data: bytes) -> AckFrame:
     """Bytes from `elev/v1/{device}/ack` -> AckFrame; raises FrameError only."""
     frame: AckFrame = _guarded(_unpack(data), _decode_ack)
+    return frame
+
+
+def encode_command(frame: LiveViewFrame) -> bytes:
+    duration = _check_int(frame.duration_s, 1, LIVE_MAX_S, "duration_s")
+    return _pack([_VERSION_BITS | FrameKind.COMMAND << 1, LIVE_VIEW_OP, duration])
+
+
+def _decode_command(obj: list[Any]) -> LiveViewFrame:
+    if (obj[0] >> 1) & 7 != FrameKind.COMMAND or obj[0] & 1:
+        raise FrameError("bad_kind", f"head {obj[0]} is not a command")
+    if len(obj) != 3:
+        raise FrameError("bad_shape", f"command frame has {len(obj)} fields, expected 3")
+    if obj[1] != LIVE_VIEW_OP or type(obj[1]) is not int:
+        raise FrameError("bad_value", f"unknown command op {obj[1]!r}")
+    return LiveViewFrame(_int(obj[2], 1, LIVE_MAX_S, "duration_s"))
+
+
+def decode_command(data: bytes) -> LiveViewFrame:
+    """Bytes from `elev/v1/{device}/cmd` -> LiveViewFrame; raises FrameError only."""
+    frame: LiveViewFrame = _guarded(_unpack(data), _decode_command)
     return frame
 
 

@@ -20,6 +20,7 @@ from collector.http.body import CLIENT_MAX_SIZE
 from collector.http.console import add_console_routes
 from collector.ingest.pipeline import Ingest
 from collector.metrics import CONTENT_TYPE, Exposition, Metrics
+from collector.outbound import live_view
 from collector.store import Alarm, Store
 from protocols import topics
 
@@ -213,8 +214,12 @@ def make_app(store: Store, metrics_: Metrics, ingest: Ingest, token: str | None)
     app.router.add_get("/api/v1/alarms", alarms)
     app.router.add_get("/api/v1/events", events)
     app.router.add_get("/api/v1/streams", streams)
+    app.router.add_post(live_view.PATH, live_view.make_handler(INGEST_KEY))  # roles: live_view.ROLES
     add_console_routes(app)  # the duty officer's page at /console/ (static; its data requests carry the token)
     return app
+
+
+_LIVE_SECONDS = {"type": "integer", "minimum": 1, "maximum": live_view.MAX_S}
 
 
 def _list_of(ref: str) -> dict[str, Any]:
@@ -356,6 +361,33 @@ OPENAPI: dict[str, Any] = {
                 "security": [{"bearer": []}],
                 "parameters": [_DEVICE_Q],
                 "responses": _list_of("#/components/schemas/Stream"),
+            }
+        },
+        live_view.PATH: {
+            "post": {
+                "summary": "live view: the agent sends full-rate status for `seconds` (default 120), then stops "
+                "by itself (roles: duty_officer, admin)",
+                "security": [{"bearer": []}],
+                "parameters": [{"name": "device_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "requestBody": {
+                    "required": False,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"seconds": _LIVE_SECONDS},
+                                "additionalProperties": False,
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "202": {"description": "requested (device_id, seconds, until)"},
+                    "400": {"description": "bad device id or body"},
+                    "401": {"description": "missing or wrong bearer token"},
+                    "404": {"description": "unknown device"},
+                    "503": {"description": "broker not connected"},
+                },
             }
         },
     },
