@@ -173,6 +173,21 @@ def decode_body(kind: RecordKind, data: bytes) -> Body:
     return Heartbeat(*row)
 
 
+def _free_bytes(directory: Path) -> int:
+    try:
+        fs = os.statvfs(directory)
+    except OSError:
+        return 0
+    return fs.f_bavail * fs.f_frsize
+
+
+def _no_room(exc: sqlite3.Error) -> bool:
+    """An open that failed for want of space (or a failing card), not because the file is bad."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    return primary in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN) or _is_full(exc)
+
+
 def _is_full(exc: sqlite3.Error) -> bool:
     return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "full" in str(exc)
 
@@ -245,7 +260,7 @@ class Outbox:
     def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = self._connect()
+            self._db = self._connect_with_room()
         except sqlite3.DatabaseError as exc:
             aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
             log.error("outbox %s is unreadable (%s): moved to %s, starting a new stream", self.path, exc, aside)
@@ -254,7 +269,17 @@ class Outbox:
                 if src.exists():
                     src.rename(Path(str(aside) + suffix))
             self._db = self._connect()
-        self._make_reserve()
+        if not self._full_logged and not self._make_reserve():
+            # Started on a (nearly) full disk (a restart after the card filled): events only from
+            # the start, and one line saying so, as when the disk fills under a running agent.
+            log.warning(
+                "outbox %s: disk full (%d kB free): no room for the %d kB event reserve; dropping status "
+                "records until there is room again",
+                self.path,
+                _free_bytes(self.path.parent) // 1024,
+                RESERVE_BYTES // 1024,
+            )
+            self._full_logged = True
 
     @property
     def reserve_path(self) -> Path:
@@ -267,8 +292,7 @@ class Outbox:
         try:
             if path.exists() and path.stat().st_size >= RESERVE_BYTES:
                 return True
-            fs = os.statvfs(path.parent)
-            if fs.f_bavail * fs.f_frsize < 2 * RESERVE_BYTES:
+            if _free_bytes(path.parent) < 2 * RESERVE_BYTES:
                 return False  # the disk is (still) nearly full: taking the reserve back would refill it
             with open(path, "wb") as f:
                 f.write(bytes(RESERVE_BYTES))
@@ -285,6 +309,38 @@ class Outbox:
         except FileNotFoundError:
             return False
         return True
+
+    def _connect_with_room(self) -> sqlite3.Connection:
+        """Open the file; a disk too full to open it is never taken for a corrupt file.
+
+        SQLite creates the -wal and -shm files on open (a clean stop removed them), so a full disk
+        fails the open itself, with SQLITE_FULL or SQLITE_IOERR. Moving the file aside then, as for
+        corruption, would set every unsent event aside. The reserve gives the open its room; without
+        one the agent stops with one clear line and the file stays as it is.
+        """
+        try:
+            return self._connect()
+        except sqlite3.OperationalError as exc:
+            if not _no_room(exc):
+                raise
+            if self._release_reserve():
+                log.warning(
+                    "outbox %s: disk full (%s): released the %d kB reserve to open the outbox; dropping status "
+                    "records until there is room again",
+                    self.path,
+                    exc,
+                    RESERVE_BYTES // 1024,
+                )
+                self._full_logged = True
+                try:
+                    return self._connect()
+                except sqlite3.OperationalError as again:
+                    if not _no_room(again):
+                        raise
+            raise OutboxError(
+                f"outbox {self.path}: disk full ({_free_bytes(self.path.parent) // 1024} kB free), cannot open it "
+                f"({exc}); its records are kept: free space in {self.path.parent}"
+            ) from None
 
     def _connect(self) -> sqlite3.Connection:
         existed = self.path.exists() and self.path.stat().st_size > 0

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_agent.outbox import Outbox
+from edge_agent.outbox import Outbox, OutboxError
 from protocols.events import Action, Event
 from protocols.frames import RecordKind
 from protocols.signals import Door, Mode, SignalSnapshot
@@ -78,3 +78,46 @@ async def test_full_disk_events_commit_from_the_reserve(tiny_fs: Path, caplog: p
     async with Outbox(tiny_fs / "outbox.db") as ob:
         got = [r.seq for r in await ob.fetch(0, True, 100)]
     assert got == seqs
+
+
+async def test_opened_on_a_full_disk_says_so_once_and_keeps_events(
+    tiny_fs: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A restart after the card filled (the last stop was clean: SQLite must make its -wal and -shm
+    files again): the reserve gives the open its room, nothing is moved aside, events only from the start."""
+    async with Outbox(tiny_fs / "outbox.db", status_flush_s=0) as ob:
+        ob.put_status(RecordKind.STATUS, 1, 1, False, SNAP._replace(t_ms=1))
+        await ob.flush()
+    fill(tiny_fs / "filler")
+    caplog.set_level(logging.WARNING)
+    async with Outbox(tiny_fs / "outbox.db", status_flush_s=0) as ob:
+        seqs = []
+        for i in range(10):
+            for j in range(20):
+                ob.put_status(RecordKind.STATUS, 10 + i, 10 + i, False, SNAP._replace(t_ms=10 + i, speed_mm_s=j))
+            seqs.append(await ob.put_event(10 + i, 10 + i, False, Event(10 + i, "alarm_button", Action.RAISE, 1)))
+        await ob.flush()
+        st = await ob.stats()
+    full = [r for r in caplog.records if "disk full" in r.getMessage()]
+    assert len(full) == 1, [r.getMessage() for r in caplog.records]
+    assert "dropping status records" in full[0].getMessage()
+    assert not list(tiny_fs.glob("outbox.db.corrupt-*")), "a full disk is not a corrupt file"
+    assert all(seqs) and st.unstored_events == 0, (seqs, st)
+    assert st.dropped_status == 200, st
+    async with Outbox(tiny_fs / "outbox.db") as ob:
+        got = [r.seq for r in await ob.fetch(0, True, 100)]
+    assert got == seqs
+
+
+async def test_no_room_to_open_stops_with_one_line_and_keeps_the_file(tiny_fs: Path) -> None:
+    async with Outbox(tiny_fs / "outbox.db", status_flush_s=0) as ob:
+        seq = await ob.put_event(1, 1, False, Event(1, "alarm_button", Action.RAISE, 1))
+    (tiny_fs / "outbox.db.reserve").unlink()
+    fill(tiny_fs / "filler")
+    with pytest.raises(OutboxError, match="disk full .* cannot open it .* its records are kept"):
+        async with Outbox(tiny_fs / "outbox.db"):
+            pass
+    assert not list(tiny_fs.glob("outbox.db.corrupt-*")), "a full disk is not a corrupt file"
+    (tiny_fs / "filler").unlink()
+    async with Outbox(tiny_fs / "outbox.db") as ob:
+        assert [r.seq for r in await ob.fetch(0, True, 10)] == [seq]

@@ -42,10 +42,13 @@ class AgentProcess:
         agent: dict[str, Any] | None = None,
         uplink: dict[str, Any] | None = None,
         detection: dict[str, Any] | None = None,
+        data_dir: Path | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.workdir = workdir
         self.device = device
-        self.data_dir = workdir / f"agent-{device}"
+        self.data_dir = data_dir or workdir / f"agent-{device}"
+        self.env = {**os.environ, **env} if env else None
         self.conf = workdir / f"agent-{device}.toml"
         doc = {
             "elevator": SCENARIO_ELEVATOR,
@@ -71,7 +74,7 @@ class AgentProcess:
         with open(self.log_path, "ab") as log:
             log.write(f"--- start {self.starts}\n".encode())
             log.flush()
-            self.proc = subprocess.Popen(self.args, stdout=log, stderr=log, start_new_session=True)
+            self.proc = subprocess.Popen(self.args, stdout=log, stderr=log, start_new_session=True, env=self.env)
         return self
 
     @property
