@@ -21,15 +21,18 @@ from importlib import resources
 
 from aiohttp import web
 
+# URL name -> (package file, content type). Every file is one path segment under /console/ (the
+# vendored ones too), so the console has exactly three routes: /console, /console/, /console/{name}.
 _FILES = {
-    "index.html": "text/html",
-    "console.js": "text/javascript",
-    "i18n.js": "text/javascript",
-    "console.css": "text/css",
-    "vendor/uPlot.iife.min.js": "text/javascript",
-    "vendor/uPlot.min.css": "text/css",
-    "vendor/uPlot.LICENSE": "text/plain",
+    "index.html": ("index.html", "text/html"),
+    "console.js": ("console.js", "text/javascript"),
+    "i18n.js": ("i18n.js", "text/javascript"),
+    "console.css": ("console.css", "text/css"),
+    "uPlot.iife.min.js": ("vendor/uPlot.iife.min.js", "text/javascript"),
+    "uPlot.min.css": ("vendor/uPlot.min.css", "text/css"),
+    "uPlot.LICENSE": ("vendor/uPlot.LICENSE", "text/plain"),
 }
+SETTINGS_NAME = "settings.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,27 +64,22 @@ def set_console_settings(app: web.Application, settings: ConsoleSettings) -> Non
 def add_console_routes(app: web.Application) -> None:
     """Serve the console's files at `/console/` (and redirect `/console` there). No token: the
     page holds no data; every request it makes for data carries the officer's credentials."""
-    bodies = {name: _read(name) for name in _FILES}  # read once: a missing file fails at start, not later
+    bodies = {name: _read(path) for name, (path, _) in _FILES.items()}  # a missing file fails at start
 
     async def page(request: web.Request) -> web.Response:
         name = request.match_info.get("name") or "index.html"
-        if "vendor" in request.match_info:
-            name = "vendor/" + name
+        if name == SETTINGS_NAME:
+            chosen = request.app.get(SETTINGS_KEY) or ConsoleSettings()
+            return web.Response(text=json.dumps(asdict(chosen)), content_type="application/json", headers=_NO_CACHE)
         if name not in bodies:
             raise web.HTTPNotFound(text=f"no console file {name!r}")
-        return web.Response(body=bodies[name], content_type=_FILES[name], charset="utf-8", headers=_NO_CACHE)
-
-    async def settings(request: web.Request) -> web.Response:
-        chosen = request.app.get(SETTINGS_KEY) or ConsoleSettings()
-        return web.Response(text=json.dumps(asdict(chosen)), content_type="application/json", headers=_NO_CACHE)
+        return web.Response(body=bodies[name], content_type=_FILES[name][1], charset="utf-8", headers=_NO_CACHE)
 
     async def redirect(_: web.Request) -> web.Response:
         raise web.HTTPFound("/console/")
 
     app.router.add_get("/console", redirect)
     app.router.add_get("/console/", page)
-    app.router.add_get("/console/settings.json", settings)
-    app.router.add_get("/console/{vendor:vendor}/{name}", page)
     app.router.add_get("/console/{name}", page)
 
 

@@ -21,7 +21,7 @@ const $ = (id) => document.getElementById(id);
 const state = {
   elevators: [], alarms: [], cases: [], closedCases: [], registry: new Map(), deliveries: null,
   settings: { time_zone: "Asia/Shanghai", response_limit_s: 45, arrival_limit_s: 1800, stale_after_s: 60 },
-  platformOk: null, lastOk: null, reportsAt: 0, role: null, user: null, company: null,
+  platformOk: null, lastOk: null, reportsAt: 0, role: null, user: null, company: null, accounts: false,
   stream: { connected: false, lastData: 0, abort: null, retryMs: 1000 },
   alerted: new Map(),  // device -> {beepAt, notifyAt}: entrapments that still wait for a response
 };
@@ -471,16 +471,20 @@ function drawChart(events) {
   if (chart) { chart.destroy(); chart = null; }
   target.replaceChildren();
   if (typeof uPlot !== "function") return;
-  const bars = uPlot.paths && uPlot.paths.bars ? uPlot.paths.bars({ size: [0.7, 40] }) : undefined;
+  // Two bars per hour side by side: alarms (people at risk) left, faults right.
+  const bars = (align) => (uPlot.paths && uPlot.paths.bars ? uPlot.paths.bars({ size: [0.42, 24], align }) : undefined);
   const zone = state.settings.time_zone;
+  const hourOf = (ts) => new Date(ts * 1000).toLocaleTimeString(i18n.lang(), { timeZone: zone, hour12: false, hour: "2-digit", minute: "2-digit" });
   chart = new uPlot({
     width, height: 220,
     tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), zone),
-    scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(2, max + 1)] } },
-    series: [{}, { label: t("severity_alarm"), stroke: "#b3261e", fill: "rgba(179,38,30,.45)", paths: bars },
-      { label: t("severity_fault"), stroke: "#8a5a00", fill: "rgba(138,90,0,.35)", paths: bars }],
-    axes: [{}, { label: "", values: (u, vals) => vals.map((v) => (Number.isInteger(v) ? v : "")) }],
-  }, [xs, alarms, faults], target);
+    scales: { x: { time: true, range: (u, min, max) => [min - 1800, max + 1800] }, y: { range: (u, min, max) => [0, Math.max(2, max + 1)] } },
+    series: [{ label: t("col_time"), value: (u, v) => (v == null ? "--" : hourOf(v)) },
+      { label: t("severity_alarm"), stroke: "#b3261e", fill: "rgba(179,38,30,.55)", paths: bars(-1), points: { show: false } },
+      { label: t("severity_fault"), stroke: "#8a5a00", fill: "rgba(138,90,0,.45)", paths: bars(1), points: { show: false } }],
+    axes: [{ values: (u, splits) => splits.map(hourOf), space: 50 },
+      { values: (u, vals) => vals.map((v) => (Number.isInteger(v) ? v : "")) }],
+}, [xs, alarms, faults], target);
 }
 
 // --- fetching -----------------------------------------------------------------------------------
@@ -631,8 +635,8 @@ function confirmDialog(text) {
 }
 
 function actorForToken() {
-  // With an account the server records who is signed in; with a shared token, the typed name.
-  if (!token()) return {};
+  // With accounts the server records who is signed in (or the token's name); before them, the typed name.
+  if (!token() || state.accounts) return {};
   const who = actor();
   if (!who) { $("action-error").textContent = t("enter_name_first"); $("actor").focus(); return null; }
   return { actor: who };
@@ -757,15 +761,35 @@ async function signIn(event) {
   start();
 }
 
-function start() {
-  const user = JSON.parse(sessionStorage.getItem("console.user") || "null");
-  const account = user && (user.user || user.account || user);
-  state.user = account ? account.username || account.name || null : null;
+function showWho(account) {
+  state.user = account ? account.username || null : null;
   state.role = account ? account.role || null : null;
   state.company = account ? account.company || null : null;
-  $("who").textContent = state.user ? t("signed_in_as", { u: state.user, r: state.role || "" }) : "";
-  $("actor-label").hidden = !token();
+  $("who").textContent = state.user ? t("signed_in_as", { u: state.user, r: t("role_" + state.role) }) : "";
   $("read-only").hidden = canAct();
+}
+
+async function whoAmI() {
+  // The server records the credential's name for every step; the typed name is only for a server
+  // that has no accounts yet (no /api/v1/session): then it is sent as the step's actor.
+  try {
+    const me = await api("/api/v1/session");
+    sessionStorage.setItem("console.user", JSON.stringify(me));
+    if (me.csrf_token && me.via === "session") sessionStorage.setItem("console.csrf", me.csrf_token);
+    state.accounts = true;
+    showWho(me);
+  } catch (err) {
+    if (err.status === 401) { signOut(t("refused_token", { m: err.message })); return; }
+    state.accounts = err.status !== 404;
+  }
+  $("actor-label").hidden = !(token() && !state.accounts);
+  renderAll();
+}
+
+function start() {
+  showWho(JSON.parse(sessionStorage.getItem("console.user") || "null"));
+  $("actor-label").hidden = true;
+  whoAmI();
   $("sign-in").hidden = true;
   $("console").hidden = false; $("nav").hidden = false;
   $("sign-out").hidden = false;

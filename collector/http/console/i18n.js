@@ -155,6 +155,8 @@ const WORDS = {
   case_opened: ["已建立工单 {c}", "Case {c} opened"], not_registered: ["未在电梯档案中登记", "not in the elevator registry"],
   severity_alarm: ["报警", "alarm"], severity_fault: ["故障", "fault"], severity_info: ["提示", "info"],
   notify_title: ["困人报警：{d}", "Passengers trapped: {d}"],
+  role_duty_officer: ["值班员", "duty officer"], role_regulator: ["监管", "regulator"],
+  role_company: ["维保单位", "maintenance company"], role_admin: ["管理员", "admin"], role_null: ["", ""],
   read_only: ["只读账号：不能操作工单", "Read-only account: cannot act on cases"],
 };
 
