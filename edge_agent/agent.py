@@ -394,11 +394,16 @@ class Agent:
             events.sort(key=lambda e: e.t_ms)
             if fresh:
                 self.last_snap = snap
-            for kind, body in self.reporter.step(snap):
+            reported = self.reporter.step(snap)
+            for kind, body in reported:
                 wall, synced = self.clock.wall()
                 self.outbox.put_status(kind, t, wall, synced, body)
                 self.counters.status_records += 1
                 self.last_heartbeat_ms = t  # a heartbeat only when nothing else was sent for its period
+            if reported and self.reporter.is_live(t):
+                # Live view: a viewer waits for this change; commit now, not after status_flush_s (the
+                # extra commits last only as long as the view).
+                await self.outbox.flush()
         for ev in events:
             await self.emit(ev, t)
         if t - self.last_heartbeat_ms >= self.cfg.timing.heartbeat_s * 1000:

@@ -19,7 +19,7 @@ from tests.collector.conftest import TOKEN, Running, make_config, wait_until
 from tests.support.services import Broker
 
 DEVICE = "lift-live"
-RUNNING = SignalSnapshot(0, 3, 800, True, 1, Door.CLOSED, True, True, True, None, False, True, Mode.NORMAL, 0)
+RUNNING = SignalSnapshot(0, 3, 1, True, 800, Door.CLOSED, True, True, True, None, False, True, Mode.NORMAL, 0)
 
 
 def post(url: str, body: Any, token: str | None = TOKEN) -> tuple[int, Any]:
