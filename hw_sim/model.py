@@ -28,7 +28,7 @@ from typing import Any
 
 from hw_sim import physics
 from hw_sim.physics import Profile
-from hw_sim.scenario import DEFAULT_DURATION_S, Injection, Scenario, ScenarioError, fault_params
+from hw_sim.scenario import DEFAULT_DURATION_S, ElevatorSpec, Injection, Scenario, ScenarioError, fault_params
 from hw_sim.traffic import PATTERNS, next_party, pattern_at
 from protocols.registers import CarState
 from protocols.signals import Door, Mode, SignalSnapshot
@@ -41,6 +41,7 @@ START_DELAY_MS = 300  # from direction set to running
 STOP_HOLD_MS = 100  # running stays 1 at zero speed while the brake drops
 OPEN_DELAY_MS = 400  # from stop to door opening
 RELEVEL_SPEED_MM_S = 300
+CREEP_SPEED_MM_S = 100  # a worn brake lets the car creep on at about this speed before it holds
 EMERGENCY_DECEL_MM_S2 = 2500
 SAFETY_GEAR_DECEL_MM_S2 = 4000
 PERSON_KG = 75
@@ -187,6 +188,23 @@ class ElevatorSim:
     @property
     def now_ms(self) -> int:
         return self._now
+
+    # ------------------------------------------------------------------ multi-week rendering
+    def call_at(self, t_ms: int, origin: int, dest: int, size: int) -> None:
+        """A party of `size` arrives at `origin` bound for `dest` at `t_ms` (traffic from outside)."""
+        self._at(t_ms, functools.partial(self._add_waiting, origin, dest, size))
+
+    def retune_at(self, t_ms: int, spec: ElevatorSpec) -> None:
+        """From `t_ms` on the elevator is `spec` (wear progressing); its geometry must not change."""
+        old = self.spec
+        if (spec.lowest_floor, spec.highest_floor, spec.floor_height_mm, spec.zone_mm) != (
+            old.lowest_floor,
+            old.highest_floor,
+            old.floor_height_mm,
+            old.zone_mm,
+        ):
+            raise SimError("retune_at: wear may not change the building's floors or the door zone")
+        self._at(t_ms, functools.partial(setattr, self, "spec", spec))
 
     # ------------------------------------------------------------------ observed state
     def _pv(self) -> tuple[float, float]:
@@ -486,8 +504,11 @@ class ElevatorSim:
         self._set_motion(prof)
         return prof
 
-    def _run_profile(self, prof: Profile, extra_marks: tuple[float, ...] = ()) -> Proc:
-        """Direction, start, follow `prof` to rest, brake drop. The door must be closed and locked."""
+    def _run_profile(self, prof: Profile, extra_marks: tuple[float, ...] = (), slide_mm: float = 0.0) -> Proc:
+        """Direction, start, follow `prof` to rest, brake drop. The door must be closed and locked.
+
+        `slide_mm`: the brake does not hold at once; the car creeps on this far (wear).
+        """
         d = prof.direction
         yield BRAKE_LIFT_MS
         self._direction = d
@@ -507,6 +528,11 @@ class ElevatorSim:
         )
         self._set_motion(prof, extra_marks)
         yield prof.end_ms - self._now
+        if slide_mm > 0 and d:
+            pos = self._pv()[0]
+            creep = physics.trip(self._now, pos, pos + d * slide_mm, CREEP_SPEED_MM_S, 400.0, 800.0)
+            self._set_motion(creep)
+            yield creep.end_ms - self._now
         yield STOP_HOLD_MS
         self._running = False
 
@@ -525,8 +551,12 @@ class ElevatorSim:
         self._direction = 0
         self._door = Door.OPENING
         self._lock = False
-        yield full_ms if full_ms is not None else self.spec.door_open_ms
+        yield full_ms if full_ms is not None else self.spec.door_open_ms + self._door_jitter()
         self._door = Door.OPEN
+
+    def _door_jitter(self) -> int:
+        j = self.spec.door_jitter_ms
+        return self._rng.randint(-j, j) if j else 0
 
     def _close_door(self, reopen_ok: bool, opened_ms: int) -> Proc:
         """Close (the light curtain may reopen the door up to twice on a normal stop), then lock."""
@@ -539,7 +569,7 @@ class ElevatorSim:
                 reopen_ok
                 and reopens < 2
                 and self._now - opened_ms < SERVE_CLOSE_BY_MS
-                and rng.random() < (0.12 if reopens == 0 else 0.05)
+                and rng.random() < (spec.reopen_chance if reopens == 0 else 0.05)
             ):
                 part = rng.randint(400, spec.door_close_ms - 400)
                 yield part
@@ -549,7 +579,7 @@ class ElevatorSim:
                 self._door = Door.OPEN
                 yield rng.randint(2000, 3000)
                 continue
-            yield spec.door_close_ms
+            yield spec.door_close_ms + self._door_jitter()
             break
         self._door = Door.CLOSED
         yield LOCK_DELAY_MS
@@ -666,8 +696,23 @@ class ElevatorSim:
             if handled:
                 return False
         landing_trap = self._take_armed(("trap_at_landing",), need_passengers=True)
-        prof = self._trip_profile(self.spec.landing_position_mm(target))
-        yield from self._run_profile(prof)
+        spec = self.spec
+        landing = spec.landing_position_mm(target)
+        if spec.level_offset_mm or spec.level_scatter_mm or spec.brake_slide_mm:
+            # Wear: the stop lands off the landing (sensor drift, scatter, the brake's creep); the
+            # controller re-levels a stop further off than its tolerance before opening the door.
+            d = 1 if landing > self._pv()[0] else -1
+            aim = landing + spec.level_offset_mm - d * spec.brake_comp_mm
+            if spec.level_scatter_mm:
+                aim += self._rng.gauss(0.0, spec.level_scatter_mm)
+            yield from self._run_profile(self._trip_profile(aim), slide_mm=spec.brake_slide_mm)
+            if abs(self._pv()[0] - landing) > spec.relevel_tolerance_mm and landing_trap is None:
+                travel_dir = self._last_dir  # a re-level back is no change of the collective's direction
+                yield from self._relevel()
+                self._last_dir = travel_dir
+        else:
+            prof = self._trip_profile(landing)
+            yield from self._run_profile(prof)
         if landing_trap is not None:
             yield from self._trap_at_landing(landing_trap)
             return False

@@ -145,6 +145,14 @@ class ElevatorSpec:
     door_hold_ms: int = 4000
     capacity_persons: int = 13
     main_floor: int | None = None  # lobby; None = floor 0 if it exists, else the lowest floor
+    # Wear (issue 18, hw_sim.wear): the defaults are the model before wear existed, draw for draw.
+    reopen_chance: float = 0.12  # the light curtain turns a normal close back (first time per stop)
+    door_jitter_ms: int = 0  # each opening/closing takes up to this much more or less
+    level_offset_mm: float = 0.0  # leveling sensor drift: the car stops this far above the landing
+    level_scatter_mm: float = 0.0  # spread (sd) of the stop position around it
+    brake_slide_mm: float = 0.0  # the car creeps this far on after the drive stops, before the brake holds
+    brake_comp_mm: float = 0.0  # the controller stops this much short to allow for the nominal slide
+    relevel_tolerance_mm: float = 10.0  # a stop further off the landing than this is re-leveled
 
     @property
     def landings(self) -> int:
