@@ -13,6 +13,7 @@ import sys
 SUBCOMMANDS = {
     "run": ("edge_agent.run_cmd", "run the agent: read the elevator, detect, buffer and upload"),
     "replay": ("edge_agent.replay", "run the detector over an elevator-trace/1 file and print events"),
+    "trends": ("edge_agent.trend.trends_cmd", "run trend watch over a (multi-week) trace and print advisories"),
     "status": ("edge_agent.status_cmd", "show the link, outbox depth and error counters of a running agent"),
     "check": ("edge_agent.check_cmd", "commissioning: show live signals and wiring verdicts, then exit"),
 }

@@ -1,8 +1,11 @@
-"""`elev-agent replay TRACE [--config FILE] [--debug]`: run the detector over an elevator-trace/1 file.
+"""`elev-agent replay TRACE [--config FILE] [--trends] [--debug]`: run the detector over an elevator-trace/1 file.
 
 Prints one JSON object per raise or clear, in time order (`../shared/contract/trace.md`). The
 detector is the very object the live agent runs; replay only feeds it rows and, at the end, lets
 time run on to the last row's `t_ms` (nothing is raised or cleared after it).
+
+`--trends` adds trend watch's advisories (`elev-agent trends`, docs/trend-watch.md) to the events,
+in time order; without it the output is exactly the contract's.
 
 A malformed trace exits with status 2 and one line `FILE:LINE: problem` on stderr, and prints no
 events: a half-replayed trace must not be mistaken for a clean one.
@@ -31,6 +34,7 @@ from collections.abc import Iterator
 from typing import IO
 
 from edge_agent.detect import Detector, DetectorConfig, DetectorConfigError, ElevatorLimits
+from edge_agent.trend.watch import TrendConfigError
 from protocols.events import Event
 from protocols.signals import TraceError, TraceReader, parse_row
 
@@ -188,6 +192,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("trace", metavar="TRACE", help="trace file, or - for standard input")
     p.add_argument("--config", metavar="FILE", help="agent TOML file; its [detection] table sets the thresholds")
+    p.add_argument(
+        "--trends",
+        action="store_true",
+        help="also run trend watch (elev-agent trends) and print its advisories among the events, in time order",
+    )
     p.add_argument("--debug", action="store_true", help="log details and show tracebacks")
     return p
 
@@ -210,14 +219,26 @@ def main(argv: list[str] | None = None) -> int:
                     data = f.read()
             except OSError as exc:
                 raise ReplayError(f"{args.trace}: cannot open trace: {exc.strerror or exc}") from None
-        events = replay(io.StringIO(_decode(data, source)), source, config)
+        text = _decode(data, source)
+        events = replay(io.StringIO(text), source, config)
+        lines = [(e.t_ms, e.to_json_dict()) for e in events]
+        if args.trends:
+            from edge_agent.trend.trends_cmd import TrendsError, load_trend_config, trends
+
+            try:
+                trend_config = load_trend_config(args.config) if args.config else None
+                advisories, _ = trends(io.StringIO(text), source, trend_config)
+            except (TrendsError, TrendConfigError) as exc:
+                raise ReplayError(str(exc)) from None
+            lines += [(a.t_ms, a.to_json_dict()) for a in advisories]
+            lines.sort(key=lambda tl: tl[0])  # stable: an event before an advisory of the same ms
     except (TraceError, ReplayError, DetectorConfigError) as exc:
         if args.debug:
             log.exception("replay failed")
         print(str(exc), file=sys.stderr)
         return 2
     dumps = json.dumps
-    out = "".join(dumps(e.to_json_dict(), separators=(",", ":")) + "\n" for e in events)
+    out = "".join(dumps(d, separators=(",", ":")) + "\n" for _, d in lines)
     try:
         sys.stdout.write(out)
         sys.stdout.flush()

@@ -23,6 +23,7 @@ class Severity(enum.StrEnum):
     ALARM = "alarm"  # people may be at risk: dispatch
     FAULT = "fault"  # the elevator is faulty: maintenance
     INFO = "info"  # a state worth recording (maintenance session, link state)
+    ADVISORY = "advisory"  # a figure drifting (trend watch): for the maintenance company, never a page
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +56,20 @@ CATALOG: tuple[EventSpec, ...] = (
     EventSpec("door_lock_lost", 104, None, Severity.ALARM, "Door lock circuit broke in travel"),
     EventSpec("comms_lost", 120, None, Severity.FAULT, "Controller not answering"),
     EventSpec("device_offline", 121, None, Severity.FAULT, "Gateway offline"),
+    # Trend watch (edge_agent/trend, docs/trend-watch.md): advisories, raised and cleared by day.
+    EventSpec("trend_door_opening", 130, None, Severity.ADVISORY, "Door opening slower than its baseline"),
+    EventSpec("trend_door_closing", 131, None, Severity.ADVISORY, "Door closing slower than its baseline"),
+    EventSpec("trend_door_lock", 132, None, Severity.ADVISORY, "Door lock slower than its baseline"),
+    EventSpec("trend_door_reopens", 133, None, Severity.ADVISORY, "Door re-opens more often than its baseline"),
+    EventSpec("trend_relevels", 134, None, Severity.ADVISORY, "More re-levels than the baseline (leveling)"),
+    EventSpec("trend_stopping", 135, None, Severity.ADVISORY, "Stopping takes longer than its baseline (brake)"),
+    EventSpec("trend_travel_time", 136, None, Severity.ADVISORY, "Trips take longer than their baseline"),
 )
 
 BY_NAME: dict[str, EventSpec] = {e.name: e for e in CATALOG}
 BY_WIRE: dict[int, EventSpec] = {e.wire: e for e in CATALOG}
+# Trend watch's advisories: never alarms, never counted as equipment faults.
+ADVISORY_TYPES: frozenset[str] = frozenset(e.name for e in CATALOG if e.severity is Severity.ADVISORY)
 
 # The event types of detection.md, in the contract's table order (the detector raises these).
 DETECTION_TYPES: tuple[str, ...] = (

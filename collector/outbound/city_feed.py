@@ -42,7 +42,7 @@ from collector.platform.maintenance import Session
 from collector.platform.rescue import STATUS_TITLE, RescueCase, Status, Step
 from collector.store import Store
 from collector.times import iso
-from protocols.events import BY_NAME
+from protocols.events import ADVISORY_TYPES, BY_NAME
 
 log = logging.getLogger("collector.outbound.city_feed")
 
@@ -147,8 +147,12 @@ def status_body(
         "door_zone": st.get("door_zone"),
         "occupied": st.get("occupied"),
         "active_faults": [
-            {"type": t, "gbt_code": BY_NAME[t].gbt_code if t in BY_NAME else None} for t in sorted(active_alarms)
+            {"type": t, "gbt_code": BY_NAME[t].gbt_code if t in BY_NAME else None}
+            for t in sorted(active_alarms)
+            if t not in ADVISORY_TYPES
         ],
+        # trend watch (docs/trend-watch.md): a figure drifting is for maintenance, not a fault
+        "active_advisories": sorted(t for t in active_alarms if t in ADVISORY_TYPES),
     }
 
 
