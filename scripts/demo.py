@@ -52,9 +52,8 @@ floor_height_mm = 3000
 # What the detector needs after the simulator injected a fault before the alarm can be raised
 # (../shared/contract/detection.md with the agent's defaults), so the reader knows what to expect.
 AFTER_INJECT = {
-    "trap_between_floors": "entrapment can be raised 20 s after the car stopped outside a door zone "
-    "with someone inside (stop_outside_door_zone after 15 s)",
-    "trap_at_landing": "entrapment can be raised 90 s after the car stopped in a door zone with its door shut",
+    "trap_between_floors": "stop_outside_door_zone in 15 s; entrapment in 20 s (someone is inside)",
+    "trap_at_landing": "entrapment in 90 s (stopped in a door zone, door shut, someone inside)",
     "door_reopen_repeated": "door_reopen_repeated is raised at the 10th opening within 120 s",
     "controller_fault": "controller_fault is raised as soon as the agent reads the code",
     "inspection": "inspection is raised now: a maintenance session starts",
@@ -401,7 +400,7 @@ class Demo:
             self.show_injections()
             entrapment = self.show_alarms(seen) or entrapment
             self.show_cases(seen)
-            story_over = len(self.fault_ends) >= SCRIPTED_FAULTS and time.time() > max(self.fault_ends) + 5
+            story_over = len(self.fault_ends) >= SCRIPTED_FAULTS and time.time() > max(self.fault_ends) + 10
             if not told_over and story_over:
                 told_over = True
                 self.say("demo: the scripted story is over; try the elev-sim inject lines above (Ctrl-C ends)")
