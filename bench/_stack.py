@@ -1,4 +1,5 @@
-"""Shared pieces of the end-to-end benches: a private Mosquitto, the real collector, its API.
+"""Shared pieces of the end-to-end benches: a private Mosquitto (bare, or as `broker-config` writes it),
+the real collector, its API.
 
 Every process is started in its own session and stopped by its own pid; nothing here touches a
 system broker or another helper's processes.
@@ -9,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import secrets
 import shutil
 import signal
 import socket
@@ -17,6 +20,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +67,51 @@ def mosquitto(work: Path) -> tuple[subprocess.Popen[bytes], int]:
     proc = start([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(conf)], work / "mosquitto.log")
     wait_port(port)
     return proc, port
+
+
+@dataclass
+class ProjectBroker:
+    """Mosquitto run from the directory `elev-collector broker-config` wrote: the production access
+    rules (dynamic security, device logins pinned to their own client id and topics)."""
+
+    proc: subprocess.Popen[bytes]
+    port: int
+    config_dir: Path
+    collector_url: str  # with the collector's login
+
+    def add_device(self, db: str, device: str) -> str:
+        """`elev-collector devices add DEVICE --db DB --broker-config DIR`: the URL the agent uses."""
+        done = subprocess.run(
+            [str(BIN / "elev-collector"), "devices", "add", device, "--db", db]
+            + ["--broker-config", str(self.config_dir)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        found = re.search(r"^password:\s+(\S+)$", done.stdout, re.M)
+        if done.returncode != 0 or not found:
+            raise RuntimeError(f"devices add {device} failed ({done.returncode}): {done.stdout}{done.stderr}")
+        return f"mqtt://{device}:{found.group(1)}@127.0.0.1:{self.port}"
+
+
+def project_broker(work: Path) -> ProjectBroker:
+    """The broker as the operator guide sets it up (`broker-config`), on a free loopback port."""
+    os.chmod(work, 0o755)  # as root the broker drops to the mosquitto user: it must reach its files
+    config_dir, pw_file = work / "broker", work / "collector-password"
+    password = secrets.token_urlsafe(16)
+    pw_file.write_text(password + "\n")
+    port = free_port()
+    subprocess.run(
+        [str(BIN / "elev-collector"), "broker-config", str(config_dir), "--listen", f"127.0.0.1:{port}"]
+        + ["--collector-password-file", str(pw_file)],
+        check=True,
+        capture_output=True,
+    )
+    mosq = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    proc = start([mosq, "-c", str(config_dir / "mosquitto.conf")], work / "mosquitto.log")
+    wait_port(port)
+    return ProjectBroker(proc, port, config_dir, f"mqtt://collector:{password}@127.0.0.1:{port}")
 
 
 def collector(

@@ -93,9 +93,11 @@ def measure(n: int, poll_s: float, work: Path) -> dict[str, object]:
     procs: list[subprocess.Popen[bytes]] = []
     poller: Poller | None = None
     try:
-        broker, mq = _stack.mosquitto(work)
-        procs.append(broker)
-        col, api = _stack.collector(work, mq, [DEVICE])
+        broker = _stack.project_broker(work)  # the production access rules, as the operator guide sets them
+        procs.append(broker.proc)
+        db = f"sqlite:///{work}/collector.db"
+        agent_url = broker.add_device(db, DEVICE)
+        col, api = _stack.collector(work, broker.port, [], broker_url=broker.collector_url)
         procs.append(col)
         mb, gp, ctl = _stack.free_port(), _stack.free_port(), _stack.free_port()
         sim = _stack.start(
@@ -111,7 +113,7 @@ def measure(n: int, poll_s: float, work: Path) -> dict[str, object]:
         agent = _stack.start(
             [str(_stack.BIN / "elev-agent"), "run", "--device-id", DEVICE, "--modbus-tcp", f"127.0.0.1:{mb}"]
             + ["--floors=-1..12"]  # the simulator's default building
-            + ["--gpio-sim", f"127.0.0.1:{gp}", "--broker", f"mqtt://127.0.0.1:{mq}", "--data-dir", str(work / "agent")]
+            + ["--gpio-sim", f"127.0.0.1:{gp}", "--broker", agent_url, "--data-dir", str(work / "agent")]
             + ["--config", str(cfg)],
             work / "agent.log",
         )

@@ -20,12 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import io
 import json
-import os
-import re
-import secrets
 import signal
 import subprocess
 import sys
@@ -56,17 +51,9 @@ def attack_filters(victim: str) -> list[str]:
     ]
 
 
-def add_device(db: str, broker_dir: Path, device: str) -> str:
-    """`elev-collector devices add DEVICE --broker-config DIR`; returns the printed password."""
-    from collector import devices_cmd
-
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        rc = devices_cmd.main(["add", device, "--db", db, "--broker-config", str(broker_dir)])
-    found = re.search(r"^password:\s+(\S+)$", out.getvalue(), re.M)
-    if rc != 0 or not found:
-        raise RuntimeError(f"devices add {device} failed ({rc}): {out.getvalue()}")
-    return found.group(1)
+def _password(url: str) -> str:
+    """The password of an mqtt://user:password@host:port URL."""
+    return url.split("://", 1)[1].split("@", 1)[0].split(":", 1)[1]
 
 
 class Hostiles(threading.Thread):
@@ -126,23 +113,15 @@ def measure(n: int, hostile: int, poll_s: float, work: Path) -> dict[str, Any]:
     poller: Poller | None = None
     hostiles: Hostiles | None = None
     try:
-        os.chmod(work, 0o755)  # the broker drops root: it must reach its files
-        broker_dir, pw_file = work / "broker", work / "collector-password"
-        collector_pw = secrets.token_urlsafe(16)
-        pw_file.write_text(collector_pw + "\n")
-        mq = _stack.free_port()
-        subprocess.run(
-            [str(_stack.BIN / "elev-collector"), "broker-config", str(broker_dir), "--listen", f"127.0.0.1:{mq}"]
-            + ["--collector-password-file", str(pw_file)],
-            check=True,
-            capture_output=True,
-        )
-        procs.append(_stack.start(["mosquitto", "-c", str(broker_dir / "mosquitto.conf")], work / "mosquitto.log"))
-        _stack.wait_port(mq)
+        broker = _stack.project_broker(work)
+        procs.append(broker.proc)
+        mq = broker.port
         db = f"sqlite:///{work}/collector.db"
-        victim_pw = add_device(db, broker_dir, DEVICE)
-        logins = {f"hostile-{i:02d}": add_device(db, broker_dir, f"hostile-{i:02d}") for i in range(hostile)}
-        col, api = _stack.collector(work, mq, [], broker_url=f"mqtt://collector:{collector_pw}@127.0.0.1:{mq}")
+        victim_url = broker.add_device(db, DEVICE)
+        logins = {
+            f"hostile-{i:02d}": _password(broker.add_device(db, f"hostile-{i:02d}")) for i in range(hostile)
+        }
+        col, api = _stack.collector(work, mq, [], broker_url=broker.collector_url)
         procs.append(col)
         mb, gp, ctl = _stack.free_port(), _stack.free_port(), _stack.free_port()
         procs.append(
@@ -158,7 +137,7 @@ def measure(n: int, hostile: int, poll_s: float, work: Path) -> dict[str, Any]:
         cfg.write_text('[agent]\nclock_synced = "yes"\n')
         agent = _stack.start(
             [str(_stack.BIN / "elev-agent"), "run", "--device-id", DEVICE, "--modbus-tcp", f"127.0.0.1:{mb}"]
-            + ["--gpio-sim", f"127.0.0.1:{gp}", "--broker", f"mqtt://{DEVICE}:{victim_pw}@127.0.0.1:{mq}"]
+            + ["--gpio-sim", f"127.0.0.1:{gp}", "--broker", victim_url]
             + ["--data-dir", str(work / "agent"), "--config", str(cfg), "--floors=-1..12"],
             work / "agent.log",
         )

@@ -5,12 +5,22 @@ from pathlib import Path
 
 import pytest
 
+from tests.soak.procs import ProjectBroker
 from tests.soak.system import System
-from tests.support.services import Broker
 
 
 @pytest.fixture
-def system_factory(tmp_path: Path, broker: Broker) -> Iterator[list[System]]:
+def broker() -> Iterator[ProjectBroker]:
+    """The soak's broker is the one production runs: written by `elev-collector broker-config`."""
+    b = ProjectBroker().start()
+    try:
+        yield b
+    finally:
+        b.cleanup()
+
+
+@pytest.fixture
+def system_factory(tmp_path: Path, broker: ProjectBroker) -> Iterator[list[System]]:
     """Systems a test builds; each is cleaned up (every process killed) even when the test fails."""
     made: list[System] = []
     try:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import secrets
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -16,6 +19,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tests.support.services import ConfiguredBroker, free_port, shared_tmp_dir
 
 BIN = Path(sys.executable).parent
 SCENARIO_ELEVATOR = {"lowest_floor": -1, "highest_floor": 12, "rated_speed_mm_s": 1750}  # simproc.BUSY_SCENARIO
@@ -194,13 +199,69 @@ def stored_count(db_path: Path, device: str) -> int:
         db.close()
 
 
-def register_device(db_url: str, device: str) -> None:
-    """Through the collector's own command, as an installer would."""
-    done = subprocess.run(
-        [str(BIN / "elev-collector"), "devices", "add", device, "--db", db_url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+def register_device(db_url: str, device: str, broker: ProjectBroker | None = None) -> str | None:
+    """Through the collector's own command, as an installer would. With the project's broker, the
+    device's login too (`--broker-config`): returns the URL the agent connects with."""
+    args = [str(BIN / "elev-collector"), "devices", "add", device, "--db", db_url]
+    if broker is not None:
+        args += ["--broker-config", str(broker.config_dir)]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
+    if broker is None:
+        return None
+    found = re.search(r"^password:\s+(\S+)$", done.stdout, re.M)
+    assert found, done.stdout
+    return f"mqtt://{device}:{found.group(1)}@127.0.0.1:{broker.port}"
+
+
+class ProjectBroker:
+    """Mosquitto as production runs it: the directory `elev-collector broker-config` writes (dynamic
+    security, persistence, device logins pinned to their own client ids and topics), device logins
+    made by `devices add --broker-config` (`register_device`).
+
+    The surface the soak uses of `tests.support.services.Broker`: `url` (here with the collector's
+    login), `port`, `start()`, `stop(kill=)`, `running`. As root the broker drops to the `mosquitto`
+    user, so its directory lives under a 0755 directory in /tmp, removed by `cleanup()`.
+    """
+
+    def __init__(self) -> None:
+        self.work = shared_tmp_dir("elev-soak-broker-")
+        password = secrets.token_urlsafe(12)
+        (self.work / "collector-password").write_text(password + "\n")
+        self.port = free_port()
+        self.config_dir = self.work / "broker"
+        done = subprocess.run(
+            [str(BIN / "elev-collector"), "broker-config", str(self.config_dir), "--listen", f"127.0.0.1:{self.port}"]
+            + ["--collector-password-file", str(self.work / "collector-password")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        self.url = f"mqtt://collector:{password}@127.0.0.1:{self.port}"
+        self._broker = ConfiguredBroker(self.config_dir, self.port)
+
+    def start(self) -> ProjectBroker:
+        self._broker.start()
+        return self
+
+    def stop(self, kill: bool = False) -> None:
+        proc = self._broker.proc
+        if kill and proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        self._broker.stop()
+
+    @property
+    def running(self) -> bool:
+        proc = self._broker.proc
+        return proc is not None and proc.poll() is None
+
+    @property
+    def starts(self) -> int:
+        return self._broker.starts
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.work, ignore_errors=True)

@@ -20,13 +20,14 @@ from tests.sim_serve.simproc import SimProcess
 from tests.soak.procs import (
     AgentProcess,
     OutboxSnapshot,
+    ProjectBroker,
     Stored,
     read_outbox,
     register_device,
     stored_count,
     stored_records,
 )
-from tests.support.services import Broker, wait_for
+from tests.support.services import wait_for
 
 DEVICE = "lift-soak"
 
@@ -43,7 +44,7 @@ class System:
     def __init__(
         self,
         workdir: Path,
-        broker: Broker,
+        broker: ProjectBroker,
         time_scale: float = 10.0,
         collector_args: tuple[str, ...] = (),
         **agent_cfg: Any,
@@ -54,7 +55,8 @@ class System:
         self.db_url = f"sqlite:///{self.db_path}"
         token = workdir / "api-token"
         token.write_text(secrets.token_hex(8) + "\n")
-        register_device(self.db_url, DEVICE)
+        self.device_url = register_device(self.db_url, DEVICE, broker)
+        assert self.device_url is not None
         self.collector = CollectorProcess(workdir, broker.url, self.db_url, token)
         self.collector.args += collector_args
         self.sim: SimProcess | None = None
@@ -68,7 +70,7 @@ class System:
         self.agent = AgentProcess(
             self.workdir,
             DEVICE,
-            self.broker.url,
+            self.device_url,
             f"127.0.0.1:{self.sim.modbus_port}",
             f"127.0.0.1:{self.sim.gpio_port}",
             **self.agent_cfg,

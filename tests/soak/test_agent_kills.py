@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.soak.procs import ProjectBroker
 from tests.soak.system import System
-from tests.support.services import Broker, wait_for
+from tests.support.services import wait_for
 
 KILLS = int(os.environ.get("SOAK_KILLS", "200"))  # fewer only to try the test out
 KINDS = {1: "status", 2: "event", 3: "heartbeat", 4: "trip", 5: "door_cycle"}
@@ -25,7 +26,9 @@ KINDS = {1: "status", 2: "event", 3: "heartbeat", 4: "trip", 5: "door_cycle"}
 
 @pytest.mark.slow
 @pytest.mark.timeout(60 + KILLS * 4)
-def test_200_kill_9_of_the_agent_under_traffic(tmp_path: Path, broker: Broker, system_factory: list[System]) -> None:
+def test_200_kill_9_of_the_agent_under_traffic(
+    tmp_path: Path, broker: ProjectBroker, system_factory: list[System]
+) -> None:
     rng = random.Random(20261129)
     # Status reaches the disk every 0.3 s, and the collector gathers frames for 300 ms before it commits
     # (--batch-window-ms), so many kills land while committed records are on their way.

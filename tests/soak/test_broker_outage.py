@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.soak.procs import ProjectBroker
 from tests.soak.system import System
-from tests.support.services import Broker, wait_for
+from tests.support.services import wait_for
 
 OUTAGE_S = float(os.environ.get("SOAK_OUTAGE_S", "600"))  # a shorter run only to try the test out
 # Alarms raised while the broker is away (at these fractions of the outage); each must reach the store.
@@ -20,7 +21,9 @@ FAULTS_DURING_OUTAGE = [(0.1, "alarm_button", 5.0), (0.4, "controller_fault", 10
 
 @pytest.mark.slow
 @pytest.mark.timeout(OUTAGE_S + 300)
-def test_ten_minute_broker_outage_under_traffic(tmp_path: Path, broker: Broker, system_factory: list[System]) -> None:
+def test_ten_minute_broker_outage_under_traffic(
+    tmp_path: Path, broker: ProjectBroker, system_factory: list[System]
+) -> None:
     # Product defaults for the uplink (reconnect backoff up to 10 s, ack timeout 15 s) and heartbeat 60 s.
     s = System(tmp_path, broker, agent={"heartbeat_s": 60.0}, uplink={"reconnect_max_s": 10.0, "ack_timeout_s": 15.0})
     system_factory.append(s)

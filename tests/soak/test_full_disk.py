@@ -34,8 +34,8 @@ from hw_sim.control import request
 from protocols.frames import RecordKind
 from tests.collector.procs import CollectorProcess
 from tests.sim_serve.simproc import SimProcess
-from tests.soak.procs import AgentProcess, read_outbox, register_device
-from tests.support.services import Broker, wait_for
+from tests.soak.procs import AgentProcess, ProjectBroker, read_outbox, register_device
+from tests.support.services import wait_for
 
 DEVICE = "lift-fulldisk"
 ALARM_BOUND_S = 5.0  # press -> alarm at the API; the rule itself holds the button 0.5 s
@@ -94,18 +94,20 @@ def _lives(log: str) -> list[str]:
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-def test_full_data_directory_holds_no_alarm_back_and_loses_none(tmp_path: Path, tiny_fs: Path, broker: Broker) -> None:
+def test_full_data_directory_holds_no_alarm_back_and_loses_none(
+    tmp_path: Path, tiny_fs: Path, broker: ProjectBroker
+) -> None:
     token = secrets.token_hex(8)
     (tmp_path / "api-token").write_text(token + "\n")
     db_url = f"sqlite:///{tmp_path / 'collector.db'}"
-    register_device(db_url, DEVICE)
+    device_url = register_device(db_url, DEVICE, broker)
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     collector = CollectorProcess(tmp_path, broker.url, db_url, tmp_path / "api-token").start()
     assert collector.port is not None
     sim = SimProcess(tmp_path, time_scale=1.0)  # lunch traffic: a steady stream of status records
     agent = AgentProcess(
-        tmp_path, DEVICE, broker.url, f"127.0.0.1:{sim.modbus_port}", f"127.0.0.1:{sim.gpio_port}",
+        tmp_path, DEVICE, device_url, f"127.0.0.1:{sim.modbus_port}", f"127.0.0.1:{sim.gpio_port}",
         data_dir=tiny_fs / "agent", env={"RUNTIME_DIRECTORY": str(run_dir)},
     ).start()  # fmt: skip
 

@@ -31,8 +31,8 @@ import pytest
 from hw_sim.control import request
 from tests.collector.procs import CollectorProcess
 from tests.sim_serve.simproc import SimProcess
-from tests.soak.procs import SCENARIO_ELEVATOR, AgentProcess, register_device
-from tests.support.services import Broker, wait_for
+from tests.soak.procs import SCENARIO_ELEVATOR, AgentProcess, ProjectBroker, register_device
+from tests.support.services import wait_for
 
 DEVICE = "lift-restart"
 
@@ -127,18 +127,18 @@ class Rig:
 
 
 @pytest.fixture
-def rig_for(tmp_path: Path, broker: Broker) -> Iterator[Callable[[Fault], Rig]]:
+def rig_for(tmp_path: Path, broker: ProjectBroker) -> Iterator[Callable[[Fault], Rig]]:
     made: list[tuple[CollectorProcess, SimProcess, AgentProcess]] = []
 
     def build(fault: Fault) -> Rig:
         token = secrets.token_hex(8)
         (tmp_path / "api-token").write_text(token + "\n")
         db_url = f"sqlite:///{tmp_path / 'collector.db'}"
-        register_device(db_url, DEVICE)
+        device_url = register_device(db_url, DEVICE, broker)
         collector = CollectorProcess(tmp_path, broker.url, db_url, tmp_path / "api-token").start()
         sim = SimProcess(tmp_path, scenario=_scenario(fault.door_hold_ms), time_scale=1.0)
         agent = AgentProcess(
-            tmp_path, DEVICE, broker.url, f"127.0.0.1:{sim.modbus_port}", f"127.0.0.1:{sim.gpio_port}",
+            tmp_path, DEVICE, device_url, f"127.0.0.1:{sim.modbus_port}", f"127.0.0.1:{sim.gpio_port}",
             detection=fault.detection,
         )  # fmt: skip
         made.append((collector, sim, agent))

@@ -7,15 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.soak.procs import stored_count
+from tests.soak.procs import ProjectBroker, stored_count
 from tests.soak.system import DEVICE, System
-from tests.support.services import Broker
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(420)
 def test_broker_and_collector_restarts_under_traffic(
-    tmp_path: Path, broker: Broker, system_factory: list[System]
+    tmp_path: Path, broker: ProjectBroker, system_factory: list[System]
 ) -> None:
     s = System(tmp_path, broker, agent={"heartbeat_s": 5.0})
     system_factory.append(s)
