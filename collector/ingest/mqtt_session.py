@@ -9,6 +9,15 @@ Back-pressure: `pause()` stops reading the socket. The kernel's receive buffer f
 can no longer write, its in-flight window for this client fills and it keeps the rest of the
 session's QoS 1 messages queued; `resume()` reads again. Nothing is dropped on our side.
 
+Why the outgoing window is bounded (`OUT_WINDOW` acknowledgements handed to paho at a time, the
+rest in our own bounded deque): paho's `loop_read` reads up to (its outgoing messages + 1) packets
+per call, whatever `pause()` says in between. With thousands of acknowledgements waiting for their
+PUBACKs (which arrive behind the flood in the same socket), one readable event read thousands of
+frames: the ingest queue overshot its bound and the event loop stalled. With the window one read
+is at most `OUT_WINDOW` + 1 packets, which the ingest only queues (still encoded), so a read costs
+a few ms. The window is not smaller because acknowledgements must keep flowing while reading is
+paused (each needs its PUBACK, read from that same socket, before the next is handed over).
+
 State changes are logged once each (a WARNING with the broker's reason when it refuses or cannot be
 reached, one INFO when connected again), never once per retry.
 """
@@ -21,6 +30,7 @@ import random
 import socket
 import ssl
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -32,6 +42,8 @@ from collector.config import BrokerAddress
 log = logging.getLogger("collector.ingest")
 
 MISC_INTERVAL_S = 1.0
+OUT_WINDOW = 256  # publishes handed to paho at once (one read event reads at most this + 1 packets)
+OUT_QUEUE_MAX = 20_000  # acknowledgements waiting for the window; the oldest is dropped beyond (re-sent)
 
 
 class MqttSession:
@@ -47,8 +59,8 @@ class MqttSession:
         subscriptions: Sequence[str],
         on_message: Callable[[str, bytes], None],
         *,
-        max_inflight: int = 1000,
-        max_queued_out: int = 20_000,
+        out_window: int = OUT_WINDOW,
+        out_queue_max: int = OUT_QUEUE_MAX,
         keepalive_s: int = 30,
         monotonic: Callable[[], float] = time.monotonic,
         on_up: Callable[[], None] | None = None,
@@ -58,8 +70,10 @@ class MqttSession:
         self.client_id = client_id
         self.subscriptions = list(subscriptions)
         self._on_message = on_message
-        self._max_inflight = max_inflight
-        self._max_queued_out = max_queued_out
+        self._out_window = out_window
+        self._out: deque[tuple[str, bytes]] = deque(maxlen=out_queue_max)
+        self._out_busy = 0  # publishes paho holds (handed over, PUBACK not yet in)
+        self.out_dropped = 0  # acknowledgements dropped from a full deque (the agents re-send)
         self._keepalive_s = keepalive_s
         self._monotonic = monotonic
         self.connected = asyncio.Event()
@@ -77,11 +91,31 @@ class MqttSession:
 
     # --- the application's side -------------------------------------------------------------
     def publish(self, topic: str, payload: bytes) -> bool:
-        """Queue a QoS 1 publish; False when not connected or paho's outgoing queue is full."""
-        client = self._client
-        if client is None or not self.connected.is_set():
+        """Queue a QoS 1 publish; False when not connected. Goes out through a window of
+        `out_window` (see module doc); a full queue drops its oldest (a lost acknowledgement only
+        makes the agent re-send, and the duplicate is acknowledged again)."""
+        if self._client is None or not self.connected.is_set():
             return False
-        return client.publish(topic, payload, qos=1).rc == paho.MQTT_ERR_SUCCESS
+        if len(self._out) == self._out.maxlen:
+            self.out_dropped += 1
+        self._out.append((topic, payload))
+        self._flush_out()
+        return True
+
+    def out_queued(self) -> int:
+        return len(self._out) + self._out_busy
+
+    def _flush_out(self) -> None:
+        client = self._client
+        while client is not None and self._out and self._out_busy < self._out_window:
+            topic, payload = self._out.popleft()
+            if client.publish(topic, payload, qos=1).rc != paho.MQTT_ERR_SUCCESS:
+                return  # not connected any more: the rest wait for teardown to clear them
+            self._out_busy += 1
+
+    def _published(self) -> None:
+        self._out_busy = max(0, self._out_busy - 1)
+        self._flush_out()
 
     def pause(self) -> None:
         """Stop reading the socket: the broker keeps what it cannot deliver."""
@@ -129,8 +163,8 @@ class MqttSession:
             client.username_pw_set(addr.username, addr.password)
         if addr.tls:
             client.tls_set_context(ssl.create_default_context())
-        client.max_inflight_messages_set(self._max_inflight)
-        client.max_queued_messages_set(self._max_queued_out)
+        client.max_inflight_messages_set(self._out_window)
+        client.max_queued_messages_set(self._out_window)
         connack: asyncio.Future[str | None] = loop.create_future()
         self._closed = asyncio.Event()
 
@@ -148,6 +182,9 @@ class MqttSession:
         def on_message(_c: paho.Client, _u: Any, message: paho.MQTTMessage) -> None:
             self._on_message(message.topic, message.payload)
 
+        def on_publish(_c: paho.Client, _u: Any, _mid: int, _reason: Any, _p: Any) -> None:
+            self._published()
+
         def on_socket_open(_c: paho.Client, _u: Any, sock: Any) -> None:
             loop.call_soon_threadsafe(self._attach, sock)  # connect runs in an executor thread
 
@@ -164,6 +201,7 @@ class MqttSession:
         client.on_connect = on_connect
         client.on_disconnect = on_disconnect
         client.on_message = on_message
+        client.on_publish = on_publish
         client.on_socket_open = on_socket_open
         client.on_socket_close = on_socket_close
         client.on_socket_register_write = on_register_write
@@ -233,6 +271,8 @@ class MqttSession:
 
     def _teardown(self) -> None:
         client, self._client = self._client, None
+        self._out.clear()  # acknowledgements of a closed session: the agents re-send and get them again
+        self._out_busy = 0
         if self.connected.is_set():  # cancelled (stopping): not an outage to warn about
             self.connected.clear()
             self.down_since = self._monotonic()
