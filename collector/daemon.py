@@ -80,7 +80,6 @@ class Collector:
             if self.platform_config is not None:
                 platform = self.platform = await stack.enter_async_context(Platform(store, self.platform_config))
                 add_platform_routes(app, platform, token, run_tasks=False)
-                ingest.alarm_listeners.append(platform.wake)
                 platform.case_listeners.append(hub.listener("cases"))
                 pc = self.platform_config
                 set_console_settings(

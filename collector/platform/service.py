@@ -5,11 +5,18 @@ This module is the façade the HTTP handlers call (`collector.http.platform_rout
 nothing itself. Two ways to run it, same code: inside the collector (`collector.daemon`), or as its
 own process on the same database and as the city platform (`collector.http.platform_server`).
 
-The worker (`Platform.tick`) reads what the collector stored and acts on what is new: an
-`entrapment` alarm opens a rescue case and notifies; due escalations go out; `inspection` events
-become maintenance sessions; new and cleared alarms, rescue steps, sessions and changed status
-summaries are queued for the city. Each step is one transaction that also records what it has
-seen, so a restart neither misses nor repeats anything.
+The worker (`Platform.tick`) acts on what the collector stored: an `entrapment` alarm opens a
+rescue case and notifies; due escalations go out; `inspection` events become maintenance
+sessions; new and cleared alarms, rescue steps, sessions and changed status summaries are queued
+for the city. Each step is one transaction that also records what it has seen, so a restart
+neither misses nor repeats anything.
+
+How it learns of alarms: on the ingest's own store (one process) the store tells it, right after
+each commit, which alarms that commit opened and closed (`alarms_changed`), and the worker acts on
+those rows at once: a rescue case opens in the same second as its alarm's commit. The alarms table
+is scanned only to catch up at start-up (what was committed while the platform was not running,
+or told and not yet handled when it stopped). A platform with its own store (its own process next
+to a collector) is told nothing and scans at every pass, as before.
 """
 
 from __future__ import annotations
@@ -21,8 +28,8 @@ import time
 import tomllib
 import uuid
 import zoneinfo
-from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections import defaultdict, deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -38,13 +45,15 @@ from collector.platform import identity, maintenance, rescue, statistics
 from collector.platform.identity import ElevatorIdentity, IdentityError
 from collector.platform.maintenance import InspectionEvent, MaintenanceConfig, Session, StatusPoint
 from collector.platform.rescue import RescueCase, RescueConfig, RescueError, Status, Step
-from collector.store import Store, open_store
+from collector.store import AlarmChange, Store, open_store
 from collector.times import iso
 
 log = logging.getLogger("collector.platform")
 
 DAY_MS = 86_400_000
 LOOKBACK_IDS = 10_000  # rows of other writers may commit below the highest id seen; look back this far
+SCAN_PAGE = 1000  # rows per catch-up scan; a full page means another scan follows
+TOLD_MAX = 10_000  # alarm changes told and not yet handled; beyond, they are caught up by a scan
 
 
 # --- configuration -------------------------------------------------------------------------------
@@ -287,15 +296,37 @@ class Platform:
         self.case_listeners: list[Callable[[], None]] = []
         self.cases_opened = 0  # by this process's worker, for /metrics (counted here, never queried)
         self.escalations_sent = 0
+        # Told by the store (see module doc); until the first catch-up scan, and after an overflow
+        # of `_told`, the worker scans.
+        self.told = False
+        self._told: deque[AlarmChange] = deque()
+        self._scan_due = {"alarms": True, "events": True}
 
     async def __aenter__(self) -> Platform:
         if self._owns_db:
             await self.db.__aenter__()
+        else:
+            self.db.alarm_listeners.append(self.alarms_changed)
+            self.told = True
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        if self.told:
+            self.db.alarm_listeners.remove(self.alarms_changed)
+            self.told = False
         if self._owns_db:
             await self.db.__aexit__(*exc)
+
+    def alarms_changed(self, changes: Sequence[AlarmChange]) -> None:
+        """The store's listener: alarms a commit opened or closed (bounded: past `TOLD_MAX`
+        waiting, the rest are left to a catch-up scan, which finds them in the table)."""
+        room = TOLD_MAX - len(self._told)
+        self._told.extend(changes[:room])
+        if len(changes) > room:
+            self._scan_due["alarms"] = True
+        if any(c.type == "inspection" for c in changes):
+            self._scan_due["events"] = True
+        self.wake()
 
     def wake(self) -> None:
         self._wake.set()
@@ -323,8 +354,21 @@ class Platform:
     async def tick(self) -> TickResult:
         """One pass over what is new; each part is its own transaction."""
         res = TickResult()
-        await self.db.run(self._scan_alarms, self.clock(), res)
-        await self.db.run(self._scan_inspections, self.clock(), res)
+        if self._scan_due["alarms"] or not self.told:
+            self._scan_due["alarms"] = False
+            if await self.db.run(self._scan_alarms, self.clock(), res) >= SCAN_PAGE:
+                self._scan_due["alarms"] = True
+                self.wake()
+        if self._told:
+            changes = list(self._told)
+            await self.db.run(self._apply_alarms, changes, self.clock(), res)
+            for _ in changes:  # forgotten once acted on (a failed pass leaves them for the next)
+                self._told.popleft()
+        if self._scan_due["events"] or not self.told:
+            self._scan_due["events"] = False
+            if await self.db.run(self._scan_inspections, self.clock(), res) >= SCAN_PAGE:
+                self._scan_due["events"] = True
+                self.wake()
         await self.db.run(self._escalate, self.clock(), res)
         self.cases_opened += res.cases_opened
         self.escalations_sent += res.escalations
@@ -351,7 +395,7 @@ class Platform:
         cur.execute(
             db.q(
                 sql + " AND id > ? AND NOT EXISTS (SELECT 1 FROM platform_seen s WHERE s.source = ? AND s.row_id = id) "
-                "ORDER BY id LIMIT 1000"
+                f"ORDER BY id LIMIT {SCAN_PAGE}"
             ),
             (*args, top - LOOKBACK_IDS, source),
         )
@@ -380,7 +424,26 @@ class Platform:
                     (source, highest - 2 * LOOKBACK_IDS),
                 )
 
-    def _scan_alarms(self, cur: Any, now_ms: int, res: TickResult) -> None:
+    def _scan_alarms(self, cur: Any, now_ms: int, res: TickResult) -> int:
+        """Catch up: alarms not yet handled, and handled open ones found closed; the rows read."""
+        new = self._unseen(
+            cur,
+            "alarms",
+            "SELECT id, device_id, type, raised_ms, cleared_ms, floor, fault_code FROM alarms WHERE 1 = 1",
+            (),
+        )
+        cur.execute(
+            "SELECT a.id, a.device_id, a.type, a.raised_ms, a.cleared_ms, a.floor, a.fault_code FROM alarms a "
+            "JOIN platform_seen s ON s.source = 'alarms' AND s.row_id = a.id WHERE s.open AND a.cleared_ms IS NOT NULL"
+        )
+        closed = cur.fetchall()
+        self._apply_alarms(cur, [AlarmChange.of(r) for r in new + closed], now_ms, res)
+        return len(new)
+
+    def _apply_alarms(self, cur: Any, changes: Sequence[AlarmChange], now_ms: int, res: TickResult) -> None:
+        """Act on alarms as committed (told or scanned; acting twice on one does nothing more):
+        the city gets each new state; an entrapment opens its rescue case, unless it is history
+        the platform starts on (cleared and older than `backfill_s`)."""
         db = self.db
         idents: dict[str, dict[str, Any] | None] = {}
 
@@ -389,47 +452,33 @@ class Platform:
                 idents[dev] = _identity_of(db, cur, dev)
             return idents[dev]
 
-        new = self._unseen(
-            cur,
-            "alarms",
-            "SELECT id, device_id, type, raised_ms, cleared_ms, floor, fault_code FROM alarms WHERE 1 = 1",
-            (),
-        )
-        marks: list[tuple[int, bool]] = []
-        for aid, dev, typ, raised, cleared, floor, fault in new:
+        marks: dict[int, bool] = {}
+        for a in changes:
             res.city_items += city_feed.enqueue(
                 db,
                 cur,
                 "alarm",
-                str(aid),
-                city_feed.alarm_body(aid, dev, typ, raised, cleared, floor, fault, ident(dev)),
+                str(a.id),
+                city_feed.alarm_body(
+                    a.id, a.device_id, a.type, a.raised_ms, a.cleared_ms, a.floor, a.fault_code, ident(a.device_id)
+                ),
                 now_ms,
                 only_if_changed=True,
             )
-            if typ == "entrapment":
-                if cleared is not None and now_ms - raised > self.config.backfill_s * 1000:
-                    log.info("entrapment alarm %d on %s (%s) is old and cleared: no rescue case", aid, dev, iso(raised))
+            if a.type == "entrapment":
+                if a.cleared_ms is not None and now_ms - a.raised_ms > self.config.backfill_s * 1000:
+                    log.info(
+                        "entrapment alarm %d on %s (%s) is old and cleared: no rescue case",
+                        a.id,
+                        a.device_id,
+                        iso(a.raised_ms),
+                    )
                 else:
-                    self._open_case(cur, f"RC-{aid}", dev, raised, aid, floor, now_ms, ident(dev), res)
-            marks.append((aid, cleared is None))
-        self._seen(cur, "alarms", marks)
-        marks = []
-        cur.execute(
-            "SELECT a.id, a.device_id, a.type, a.raised_ms, a.cleared_ms, a.floor, a.fault_code FROM alarms a "
-            "JOIN platform_seen s ON s.source = 'alarms' AND s.row_id = a.id WHERE s.open AND a.cleared_ms IS NOT NULL"
-        )
-        for aid, dev, typ, raised, cleared, floor, fault in cur.fetchall():
-            res.city_items += city_feed.enqueue(
-                db,
-                cur,
-                "alarm",
-                str(aid),
-                city_feed.alarm_body(aid, dev, typ, raised, cleared, floor, fault, ident(dev)),
-                now_ms,
-                only_if_changed=True,
-            )
-            marks.append((aid, False))
-        self._seen(cur, "alarms", marks)
+                    self._open_case(
+                        cur, f"RC-{a.id}", a.device_id, a.raised_ms, a.id, a.floor, now_ms, ident(a.device_id), res
+                    )
+            marks[a.id] = a.cleared_ms is None
+        self._seen(cur, "alarms", sorted(marks.items()))
 
     def _open_case(
         self,
@@ -534,11 +583,13 @@ class Platform:
         nxt = rescue.next_deadline_ms(case, sent, self.config.rescue)
         cur.execute(self.db.q("UPDATE rescue_cases SET next_escalation_ms = ? WHERE case_id = ?"), (nxt, case.case_id))
 
-    def _scan_inspections(self, cur: Any, now_ms: int, res: TickResult) -> None:
+    def _scan_inspections(self, cur: Any, now_ms: int, res: TickResult) -> int:
+        """Inspection events not yet turned into sessions (told: when an inspection alarm changed);
+        the events read."""
         db = self.db
         new = self._unseen(cur, "events", "SELECT id, device_id, time_ms FROM events WHERE type = 'inspection'", ())
         if not new:
-            return
+            return 0
         earliest: dict[str, int] = {}
         for _, dev, t in new:
             earliest[dev] = min(earliest.get(dev, t), t)
@@ -583,6 +634,7 @@ class Platform:
                 res.city_items += city_feed.enqueue(
                     db, cur, "maintenance_session", f"{dev}:{s.start_ms}", city_feed.session_body(s), now_ms
                 )
+        return len(new)
 
     def _summaries(self, cur: Any, now_ms: int, res: TickResult) -> None:
         db = self.db

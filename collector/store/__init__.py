@@ -7,9 +7,9 @@ transaction in `base.py`; they differ only in how they connect and how they inse
 from __future__ import annotations
 
 from collector.errors import StoreError
-from collector.store.base import Alarm, CommitResult, DeviceInfo, Store
+from collector.store.base import Alarm, AlarmChange, CommitResult, DeviceInfo, Store
 
-__all__ = ["Alarm", "CommitResult", "DeviceInfo", "Store", "open_store"]
+__all__ = ["Alarm", "AlarmChange", "CommitResult", "DeviceInfo", "Store", "open_store"]
 
 
 def open_store(url: str) -> Store:

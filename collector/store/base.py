@@ -29,7 +29,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from collector.errors import StoreError
@@ -67,6 +67,31 @@ class Alarm:
     cleared_after_restart: bool = False  # its clear came from the agent's first look after a restart
 
 
+RETURNING_ALARM = "RETURNING id, device_id, type, raised_ms, cleared_ms, floor, fault_code"
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmChange:
+    """An alarm as a commit left it, opened (`cleared_ms` None) or closed: what the store tells
+    whoever acts on alarms (the platform), right after the commit, in process."""
+
+    id: int
+    device_id: str
+    type: str
+    raised_ms: int
+    cleared_ms: int | None
+    floor: int | None
+    fault_code: int | None
+
+    @classmethod
+    def of(cls, row: Sequence[Any]) -> AlarmChange:
+        i, dev, typ, raised, cleared, floor, fault = row
+        return cls(int(i), dev, typ, int(raised), None if cleared is None else int(cleared), floor, fault)
+
+
+AlarmListener = Callable[[Sequence[AlarmChange]], None]
+
+
 @dataclass(slots=True)
 class CommitResult:
     new: int = 0
@@ -76,6 +101,7 @@ class CommitResult:
     alarms_cleared: int = 0
     orphan_clears: int = 0
     out_of_order: int = 0  # new records below their stream's highest seq at commit time
+    alarm_changes: list[AlarmChange] = field(default_factory=list)  # opened or closed, in commit order
 
 
 class Store(abc.ABC):
@@ -88,6 +114,9 @@ class Store(abc.ABC):
 
     def __init__(self, url: str) -> None:
         self.url = url
+        # Told after each transaction that opened or closed alarms, on the event loop, with the
+        # alarms as committed: how the platform learns of them without reading the table.
+        self.alarm_listeners: list[AlarmListener] = []
         self._executor: ThreadPoolExecutor | None = None
         self._tops: dict[tuple[str, int], int] = {}
 
@@ -255,11 +284,22 @@ class Store(abc.ABC):
         ordered = sorted(rows, key=lambda r: r.key)
         for attempt in range(5):
             try:
-                return await self._run(self._commit, ordered)
+                res = await self._run(self._commit, ordered)
             except Exception as exc:  # noqa: BLE001 - only engine conflicts are retried, the rest re-raised
                 if attempt == 4 or not self._retryable(exc):
                     raise
+            else:
+                self._tell(res.alarm_changes)
+                return res
         raise AssertionError("unreachable")
+
+    def _tell(self, changes: Sequence[AlarmChange]) -> None:
+        """Hand the committed alarm changes to the listeners (the last state of each alarm)."""
+        if not changes:
+            return
+        last = list({c.id: c for c in changes}.values())
+        for listener in self.alarm_listeners:
+            listener(last)
 
     def _commit(self, rows: Sequence[RecordRow]) -> CommitResult:
         res = CommitResult()
@@ -273,7 +313,7 @@ class Store(abc.ABC):
                 stored[(r.device_id, r.epoch)].append(r.seq)
             res.stored = dict(stored)
             self._update_streams(cur, new, res)
-            self._update_devices(cur, rows)
+            self._update_devices(cur, rows, res)
             self._update_latest(cur, new)
             events = [r for r in new if r.kind is Kind.EVENT and r.event is not None]
             if events:
@@ -346,7 +386,7 @@ class Store(abc.ABC):
             self._tops[key] = high if top is None else max(top, high)
         self._bulk_insert(cur, "streams", STREAM_COLUMNS, self._streams_tail(), self._stream_values(per))
 
-    def _update_devices(self, cur: Any, rows: Sequence[RecordRow]) -> None:
+    def _update_devices(self, cur: Any, rows: Sequence[RecordRow], res: CommitResult) -> None:
         seen: dict[str, int] = {}
         beats: dict[str, RecordRow] = {}
         for r in rows:
@@ -359,18 +399,22 @@ class Store(abc.ABC):
             params.append((seen[device_id], json.dumps(hb.heartbeat) if hb is not None else None, device_id))
         self._touch_devices(cur, params)
         cur.execute(
-            self.q("SELECT device_id FROM alarms WHERE type = ? AND cleared_ms IS NULL AND raise_epoch IS NULL"),
+            self.q(
+                "SELECT id, device_id, type, raised_ms, cleared_ms, floor, fault_code FROM alarms "
+                "WHERE type = ? AND cleared_ms IS NULL AND raise_epoch IS NULL"
+            ),
             (OFFLINE_ALARM,),
         )
-        back = sorted(d for (d,) in cur.fetchall() if d in seen)
+        back = sorted((AlarmChange.of(row) for row in cur.fetchall() if row[1] in seen), key=lambda a: a.device_id)
         if back:
             cur.executemany(
                 self.q(
                     "UPDATE alarms SET cleared_ms = ? WHERE device_id = ? AND type = ? AND cleared_ms IS NULL "
                     "AND raise_epoch IS NULL"
                 ),
-                [(seen[d], d, OFFLINE_ALARM) for d in back],
+                [(seen[a.device_id], a.device_id, OFFLINE_ALARM) for a in back],
             )
+            res.alarm_changes += [replace(a, cleared_ms=seen[a.device_id]) for a in back]
 
     def _update_latest(self, cur: Any, new: Sequence[RecordRow]) -> None:
         """The latest state per elevator: a status record replaces it; a trip or door-cycle record
@@ -452,21 +496,26 @@ class Store(abc.ABC):
             cur.execute(
                 self.q(
                     "UPDATE alarms SET cleared_ms = ?, clear_seq = ?, cleared_after_restart = ? WHERE device_id = ? "
-                    "AND raise_epoch = ? AND type = ? AND raise_seq = ? AND (clear_seq IS NULL OR clear_seq > ?)"
+                    "AND raise_epoch = ? AND type = ? AND raise_seq = ? AND (clear_seq IS NULL OR clear_seq > ?) "
+                    + RETURNING_ALARM
                 ),
                 (r.event_ms, r.seq, e.after_restart, *key, prev[0], r.seq),
             )
-            res.alarms_cleared += cur.rowcount if e.action == "clear" else 0
+            closed = [AlarmChange.of(row) for row in cur.fetchall()]
+            res.alarm_changes += closed
+            res.alarms_cleared += len(closed) if e.action == "clear" else 0
         elif e.action == "clear":
             res.orphan_clears += 1  # its raise is not stored yet; the raise will find this clear
         if e.action != "raise":
             cur.execute(
                 self.q(
                     "UPDATE alarms SET cleared_ms = ?, cleared_after_restart = ? WHERE device_id = ? AND type = ? "
-                    "AND cleared_ms IS NULL AND raise_epoch IS NOT NULL AND raise_epoch <> ? AND raised_ms <= ?"
+                    "AND cleared_ms IS NULL AND raise_epoch IS NOT NULL AND raise_epoch <> ? AND raised_ms <= ? "
+                    + RETURNING_ALARM
                 ),
                 (r.event_ms, e.after_restart, r.device_id, e.type, r.epoch, r.event_ms),
             )
+            res.alarm_changes += [AlarmChange.of(row) for row in cur.fetchall()]
             return
         cur.execute(
             self.q(
@@ -480,7 +529,7 @@ class Store(abc.ABC):
             self.q(
                 "INSERT INTO alarms (device_id, type, raised_ms, cleared_ms, received_ms, raise_epoch, raise_seq, "
                 "clear_seq, floor, fault_code, cleared_after_restart) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT DO NOTHING"
+                "ON CONFLICT DO NOTHING " + RETURNING_ALARM
             ),
             (
                 r.device_id,
@@ -496,16 +545,19 @@ class Store(abc.ABC):
                 bool(nxt is not None and nxt[2] == "clear" and nxt[3]),
             ),
         )
-        res.alarms_raised += cur.rowcount
-        if nxt is not None and cur.rowcount:
+        opened = [AlarmChange.of(row) for row in cur.fetchall()]
+        res.alarm_changes += opened
+        res.alarms_raised += len(opened)
+        if nxt is not None and opened:
             res.alarms_cleared += 1
 
     # --- presence --------------------------------------------------------------------------
     async def presence(self, device_id: str, online: bool, at_ms: int) -> None:
-        await self._run(self._presence, device_id, online, at_ms)
+        self._tell(await self._run(self._presence, device_id, online, at_ms))
 
-    def _presence(self, device_id: str, online: bool, at_ms: int) -> None:
+    def _presence(self, device_id: str, online: bool, at_ms: int) -> list[AlarmChange]:
         g = self.greatest
+        changes: list[AlarmChange] = []
         with self._tx() as cur:
             if online:
                 cur.execute(
@@ -516,23 +568,30 @@ class Store(abc.ABC):
                     (at_ms, at_ms, device_id),
                 )
                 cur.execute(
-                    self.q("UPDATE alarms SET cleared_ms = ? WHERE device_id = ? AND type = ? AND cleared_ms IS NULL"),
+                    self.q(
+                        "UPDATE alarms SET cleared_ms = ? WHERE device_id = ? AND type = ? AND cleared_ms IS NULL "
+                        + RETURNING_ALARM
+                    ),
                     (at_ms, device_id, OFFLINE_ALARM),
                 )
+                changes = [AlarmChange.of(row) for row in cur.fetchall()]
             else:
                 cur.execute(
                     self.q("UPDATE devices SET online = FALSE, presence_ms = ? WHERE device_id = ?"),
                     (at_ms, device_id),
                 )
+        return changes
 
     async def raise_offline(self, now_ms: int, silence_ms: int, since_ms: int) -> list[str]:
         """Raise `device_offline` for devices silent for `silence_ms` (counted from `since_ms` at
         the earliest, the collector's start, so its own downtime is not blamed on the devices)."""
-        return await self._run(self._raise_offline, now_ms, silence_ms, since_ms)
+        raised = await self._run(self._raise_offline, now_ms, silence_ms, since_ms)
+        self._tell(raised)
+        return [a.device_id for a in raised]
 
-    def _raise_offline(self, now_ms: int, silence_ms: int, since_ms: int) -> list[str]:
+    def _raise_offline(self, now_ms: int, silence_ms: int, since_ms: int) -> list[AlarmChange]:
         g = self.greatest
-        raised = []
+        raised: list[AlarmChange] = []
         with self._tx() as cur:
             cur.execute(
                 self.q(
@@ -546,12 +605,12 @@ class Store(abc.ABC):
                 cur.execute(
                     self.q(
                         "INSERT INTO alarms (device_id, type, raised_ms, received_ms) VALUES (?, ?, ?, ?) "
-                        "ON CONFLICT (device_id, type) WHERE cleared_ms IS NULL AND raise_epoch IS NULL DO NOTHING"
+                        "ON CONFLICT (device_id, type) WHERE cleared_ms IS NULL AND raise_epoch IS NULL DO NOTHING "
+                        + RETURNING_ALARM
                     ),
                     (device_id, OFFLINE_ALARM, ref + silence_ms, now_ms),
                 )
-                if cur.rowcount:
-                    raised.append(device_id)
+                raised += [AlarmChange.of(row) for row in cur.fetchall()]
         return raised
 
     # --- queries for the API ---------------------------------------------------------------
