@@ -30,6 +30,7 @@ import contextlib
 import enum
 import logging
 import os
+import shutil
 import signal
 import ssl
 import sys
@@ -328,7 +329,7 @@ class Watch:
             return Result(
                 "door_zone",
                 Verdict.WAIT,
-                f"door zone made at floor {floors} ({len(judged)} stop(s)): move the car to another floor",
+                f"move the car to another floor: door zone made at floor {floors} only ({len(judged)} stop(s))",
             )
         return Result("door_zone", Verdict.PASS, f"door zone made at every stop: {len(judged)} stops, floors {floors}")
 
@@ -658,24 +659,43 @@ def signal_lines(cfg: AgentConfig, last: Sample | None, counters: Mapping[str, i
     return out
 
 
-def verdict_lines(results: Sequence[Result], colour: bool) -> list[str]:
+def verdict_lines(results: Sequence[Result], colour: bool, one_line: bool = False) -> list[str]:
+    """One row per check; `one_line` cuts each reason to the row (what to do comes first in it)."""
     out = []
     for r in results:
-        out += wrap_row(f"{label(r.verdict, colour)} {r.check:14s} ", r.reason, 26)
+        prefix = f"{label(r.verdict, colour)} {r.check:14s} "
+        if one_line:
+            room = WIDTH - 26
+            out.append(prefix + (r.reason if len(r.reason) <= room else r.reason[: room - 3] + "..."))
+        else:
+            out += wrap_row(prefix, r.reason, 26)
     return out
 
 
 def render(
-    cfg: AgentConfig, watch: Watch, elapsed_s: float, seconds: float, counters: Mapping[str, int], colour: bool = False
+    cfg: AgentConfig,
+    watch: Watch,
+    elapsed_s: float,
+    seconds: float,
+    counters: Mapping[str, int],
+    colour: bool = False,
+    rows: int | None = None,
 ) -> str:
-    """The live screen: what to do now, the signals of the last poll, then the verdicts so far."""
+    """The live screen: what to do now, the signals of the last poll, then the verdicts so far.
+
+    With `rows` (a terminal's height) the verdicts shrink to one line each when the whole screen
+    would not fit, so the top (what to do now) never scrolls away; the summary at the end has the
+    full reasons.
+    """
     results = watch.results(final=False)
     out = [f"elev-agent check  {cfg.device_id}  {elapsed_s:5.1f} of {seconds:g} s  (Ctrl-C ends early)"]
     alarm = next(r for r in results if r.check == "alarm_button")
     if alarm.verdict is Verdict.WAIT:
         out.append(">>> press the alarm button in the car now (hold it 1 s) <<<")
     out += signal_lines(cfg, watch.samples[-1] if watch.samples else None, counters)
-    out += verdict_lines(results, colour)
+    full = verdict_lines(results, colour)
+    fits = rows is None or len(out) + len(full) < rows
+    out += full if fits else verdict_lines(results, colour, one_line=True)
     return "\n".join(out)
 
 
@@ -775,7 +795,8 @@ async def run_check(
         if as_json:
             out.write(json_line(watch, elapsed, final=False) + "\n")
         elif tty:
-            out.write("\x1b[H\x1b[2J" + render(cfg, watch, elapsed, seconds, counters, colour) + "\n")
+            rows = shutil.get_terminal_size((WIDTH, 24)).lines
+            out.write("\x1b[H\x1b[2J" + render(cfg, watch, elapsed, seconds, counters, colour, rows) + "\n")
         else:
             out.write(render(cfg, watch, elapsed, seconds, counters, colour) + "\n\n")
         out.flush()

@@ -93,13 +93,13 @@ def sim(tmp_path: Path) -> Iterator[Sim]:
 class Tmux:
     """A private tmux server (its own socket) with one 80-column pane running a command."""
 
-    def __init__(self, workdir: Path, command: str, env: str = "env -u NO_COLOR") -> None:
+    def __init__(self, workdir: Path, command: str, env: str = "env -u NO_COLOR", rows: int = 50) -> None:
         if shutil.which("tmux") is None:
             pytest.fail("tmux is not installed: run scripts/bootstrap.sh tmux (apt-get install tmux)")
         self.sock = str(workdir / "tmux.sock")
         # The pane stays after the command so the test can read the end of the screen and the exit code.
         shell = f"{env} {command}; echo EXIT=$?; sleep 120"
-        self._tmux("new-session", "-d", "-s", "check", "-x", "80", "-y", "50", shell)
+        self._tmux("new-session", "-d", "-s", "check", "-x", "80", "-y", str(rows), shell)
 
     def _tmux(self, *args: str) -> str:
         return subprocess.run(["tmux", "-S", self.sock, *args], capture_output=True, text=True, timeout=10).stdout
@@ -165,17 +165,27 @@ def test_healthy_lift_passes_live_in_an_80_column_terminal(tmp_path: Path, broke
     assert "," in floors.splitlines()[0], "the door zone passes only after stops at two floors or more"
 
 
-def test_no_color_in_a_terminal_prints_plain_words(tmp_path: Path, broker: Broker, sim: Sim) -> None:
-    cmd = _check_cmd(tmp_path, sim, broker.url, "--seconds 3 --skip clock")
-    term = Tmux(tmp_path, cmd, env="env NO_COLOR=1")
+def test_no_color_in_a_small_terminal_prints_plain_words_that_fit(tmp_path: Path, broker: Broker, sim: Sim) -> None:
+    """80 x 24 with NO_COLOR: plain verdict words, and the live screen fits (its top never scrolls away)."""
+    cmd = _check_cmd(tmp_path, sim, broker.url, "--seconds 8 --skip clock")
+    term = Tmux(tmp_path, cmd, env="env NO_COLOR=1", rows=24)
     try:
+        live = wait_for(
+            lambda: (s := term.screen(escapes=True)) and "run status" in s and "clock" in s and s,
+            timeout_s=30,
+            what="the live screen",
+        )
         wait_for(lambda: "EXIT=" in term.screen(), timeout_s=40, what="check to end")
-        plain = term.screen(escapes=True)
+        end = term.screen(escapes=True)
     finally:
         term.kill()
-    assert "check: fail (" in plain, plain  # 3 s is too short for the door zone and the alarm button
-    assert "\x1b[" not in plain, plain
-    assert "NOT TESTED" in plain and "PASS" in plain
+    lines = live.splitlines()
+    assert lines[0].startswith("elev-agent check  lift-1"), live  # the top is still on the screen
+    assert any(line.startswith("skipped    clock") for line in lines), live  # and so is the last verdict
+    assert not _too_wide(live), _too_wide(live)
+    assert "\x1b[" not in live + end, end
+    assert "check: fail (" in end, end  # 8 s is too short for the alarm button
+    assert "NOT TESTED" in end and "PASS" in end
 
 
 def test_dead_controller_is_one_problem_piped(tmp_path: Path, broker: Broker, sim: Sim) -> None:
@@ -358,7 +368,7 @@ def test_criteria_door_zone_needs_two_floors() -> None:
     one_floor = [s for s in _trip_samples(contact_inverted=False, zone_at_landing_5=True) if s.regs["landing"] == 3]
     verdict, reason = _verdicts(one_floor)["door_zone"]
     assert verdict is Verdict.NOT_TESTED, (verdict, reason)
-    assert reason == "door zone made at floor 1 (1 stop(s)): move the car to another floor"
+    assert reason == "move the car to another floor: door zone made at floor 1 only (1 stop(s))"
 
 
 def test_criteria_dead_controller_counts_once() -> None:
