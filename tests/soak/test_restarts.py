@@ -34,7 +34,7 @@ def test_broker_and_collector_restarts_under_traffic(
         c.start()  # same client id: the broker kept its session and queued frames for it
         steps.append("collector kill -9")
         progress(f"collector kill {i}")
-    for i in range(3):  # a broker restart loses its sessions (persistence off) and the frames in flight
+    for i in range(3):  # broker restarts: a clean stop saves its sessions, a kill -9 loses the frames in flight
         broker.stop(kill=i == 2)
         broker.start()
         steps.append("broker kill -9" if i == 2 else "broker restart")
