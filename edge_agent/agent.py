@@ -39,9 +39,10 @@ from edge_agent.hw import DigitalInputs, RegisterBus, cancellation_point
 from edge_agent.hw.device import DeviceReader
 from edge_agent.outbox import Outbox
 from edge_agent.report.policy import Reporter
+from edge_agent.trend.live import LiveTrend
 from edge_agent.uplink import Uplink
 from protocols.events import Action, Event
-from protocols.frames import Heartbeat, RecordKind
+from protocols.frames import DoorCycle, Heartbeat, RecordKind, Trip
 from protocols.registers import NICE3000_MONITOR
 from protocols.signals import SignalSnapshot
 
@@ -196,6 +197,7 @@ class Agent:
         self.last_ok_ms: int | None = None
         self.last_snap: SignalSnapshot | None = None
         self.reporter = Reporter(cfg.report)
+        self.trend = LiveTrend(cfg.trend, cfg.data_dir)  # advisories (docs/trend-watch.md), never alarms
         # What the detector was last fed from a complete poll: GPIO edges between two polls are
         # replayed against these registers (see _edge_snapshots).
         self._fed: tuple[int, dict[str, int], dict[str, bool]] | None = None
@@ -400,10 +402,15 @@ class Agent:
                 self.outbox.put_status(kind, t, wall, synced, body)
                 self.counters.status_records += 1
                 self.last_heartbeat_ms = t  # a heartbeat only when nothing else was sent for its period
+                if isinstance(body, Trip | DoorCycle):
+                    events += self.trend.step(body, wall, t)
             if reported and self.reporter.is_live(t):
                 # Live view: a viewer waits for this change; commit now, not after status_flush_s (the
                 # extra commits last only as long as the view).
                 await self.outbox.flush()
+        events += self.trend.step(None, self.clock.wall()[0], t)  # a day ends even without a run
+        if self.trend.dirty:
+            await asyncio.to_thread(self.trend.save)
         for ev in events:
             await self.emit(ev, t)
         if t - self.last_heartbeat_ms >= self.cfg.timing.heartbeat_s * 1000:

@@ -24,6 +24,7 @@ Layout of the file (every key optional except where the surface contract makes t
                  reconnect_min_s, reconnect_max_s
     [report]     policy = "budget" | "full", live_max_s (see edge_agent.report.policy)
     [detection]  passed to DetectorConfig.from_mapping (see detection.md for the keys)
+    [trend]      passed to TrendConfig.from_mapping (docs/trend-watch.md)
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from edge_agent.report.policy import POLICIES, ReportConfig
+from edge_agent.trend.watch import TrendConfig, TrendConfigError
 from protocols.gpio_lines import GPIO_LINES
 from protocols.logs import mask_credentials
 from protocols.topics import TopicError, validate_device_id
@@ -170,6 +172,7 @@ class AgentConfig:
     report: ReportConfig = ReportConfig()
     detection: Mapping[str, object] = field(default_factory=dict)
     source: str = "<flags>"
+    trend: TrendConfig = TrendConfig()
 
     @property
     def client_id(self) -> str:
@@ -453,6 +456,11 @@ def build(data: Mapping[str, Any], source: str, flags: Overrides = Overrides()) 
     r.reject_unknown()
 
     detection = top.get("detection", dict, {})
+    # [trend]: trend watch's rule (edge_agent.trend.watch, docs/trend-watch.md), checked there
+    try:
+        trend = TrendConfig.from_mapping(top.get("trend", dict, {}), source)
+    except TrendConfigError as exc:
+        raise ConfigError(str(exc)) from None
     top.reject_unknown()
     return AgentConfig(
         device_id=device_id,
@@ -467,6 +475,7 @@ def build(data: Mapping[str, Any], source: str, flags: Overrides = Overrides()) 
         report=report,
         detection=detection,
         source=source,
+        trend=trend,
     )
 
 

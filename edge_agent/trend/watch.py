@@ -36,7 +36,8 @@ from __future__ import annotations
 import enum
 import statistics
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 from protocols.frames import DoorCycle, StopQuality, Trip
 
@@ -46,6 +47,13 @@ MAD_TO_SD = 1.4826  # MAD x this estimates the standard deviation of normally di
 
 class TrendConfigError(ValueError):
     """A bad `[trend]` table; the message names the key."""
+
+
+class TrendStateError(ValueError):
+    """A saved state that cannot be restored (another version, a damaged file)."""
+
+
+STATE_VERSION = 1
 
 
 class Aggregate(enum.Enum):
@@ -151,6 +159,23 @@ class _Day:
     reopens: int = 0
 
 
+def _day_of(d: Mapping[str, Any]) -> _Day:
+    def ints(key: str) -> list[int]:
+        return [int(x) for x in d[key]]
+
+    return _Day(
+        door_opening_ms=ints("door_opening_ms"),
+        door_closing_ms=ints("door_closing_ms"),
+        door_lock_ms=ints("door_lock_ms"),
+        stopping_ms=ints("stopping_ms"),
+        trips=[(int(f), int(t), int(ms)) for f, t, ms in d["trips"]],
+        runs=int(d["runs"]),
+        relevels=int(d["relevels"]),
+        cycles=int(d["cycles"]),
+        reopens=int(d["reopens"]),
+    )
+
+
 @dataclass(slots=True)
 class _State:
     """One figure's baseline and where its advisory stands."""
@@ -235,6 +260,47 @@ class TrendWatch:
         self._pairs = {}
         self._states = {f.name: _State() for f in FIGURES}
         self._learned = False
+
+    # --- saving and restoring (the agent keeps its baselines across restarts) --------------------
+
+    def to_state(self) -> dict[str, object]:
+        """Everything learned and counted so far, as JSON-able data."""
+        return {
+            "version": STATE_VERSION,
+            "day": self._day,
+            "bucket": asdict(self._bucket),
+            "learning": [asdict(d) for d in self._learning],
+            "learning_rates": self._learning_rates,
+            "recent": [asdict(d) for d in self._recent],
+            "pairs": [[f, t, ms] for (f, t), ms in sorted(self._pairs.items())],
+            "states": {n: asdict(st) for n, st in self._states.items()},
+            "learned": self._learned,
+            "days_seen": self.days_seen,
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any], config: TrendConfig | None = None) -> TrendWatch:
+        """A watch that goes on where `to_state` left it; TrendStateError if the data is not one."""
+        w = cls(config)
+        try:
+            if state["version"] != STATE_VERSION:
+                raise TrendStateError(f"state version {state['version']!r}, expected {STATE_VERSION}")
+            day = state["day"]
+            w._day = None if day is None else int(day)
+            w._bucket = _day_of(state["bucket"])
+            w._learning = [_day_of(d) for d in state["learning"]]
+            w._learning_rates = [{str(k): float(v) for k, v in r.items()} for r in state["learning_rates"]]
+            w._recent = [_day_of(d) for d in state["recent"]]
+            w._pairs = {(int(f), int(t)): float(ms) for f, t, ms in state["pairs"]}
+            states = state["states"]
+            w._states = {f.name: _State(**states[f.name]) if f.name in states else _State() for f in FIGURES}
+            w._learned = bool(state["learned"])
+            w.days_seen = int(state["days_seen"])
+        except TrendStateError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise TrendStateError(f"not a trend watch state: {type(exc).__name__}: {exc}") from None
+        return w
 
     # --- state ----------------------------------------------------------------------------------
 
