@@ -260,6 +260,31 @@ def fleet_rows(cmd: str) -> Callable[[Any], list[Row]]:
     return rows
 
 
+def trend_rows(cmd: str) -> Callable[[Any], list[Row]]:
+    def rows(r: dict[str, Any]) -> list[Row]:
+        degrading = [t for t in r["traces"] if not t["healthy"]]
+        advised = sum(t["advised_before_breakdown"] for t in degrading)
+        lead = r["min_lead_days"]
+        return [
+            Row(
+                "trend watch: degrading traces advised before their breakdown",
+                f"{advised} of {len(degrading)} (shortest lead {lead:.1f} days)" if lead is not None else "none",
+                "all",
+                verdict(r["all_advised_before_breakdown"]),
+                cmd,
+            ),
+            Row(
+                "trend watch: false advisories on healthy traces",
+                f"{r['false_advisories']} in {r['healthy_elevator_months']:.0f} elevator-months",
+                "0 in >= 10 elevator-months",
+                verdict(r["false_advisories"] == 0) if r["healthy_elevator_months"] >= 10 else "n/a",
+                cmd,
+            ),
+        ]
+
+    return rows
+
+
 def benches(quick: bool) -> list[Bench]:
     def cmd(script: str, args: list[str]) -> str:
         return " ".join([PY, f"bench/{script}", *map(shlex.quote, args)])
@@ -344,6 +369,15 @@ def benches(quick: bool) -> list[Bench]:
             "hw_sim.render of office traffic with noise, plus writing the CSV to memory; simulated time / wall time.",
         ),
         (
+            "trend_watch.py",
+            ["--quick", "--json"] if quick else ["--json"],
+            trend_rows,
+            "hw_sim.wear's labeled corpus rendered from its seeds (each wear kind at a fast and a slow rate to its "
+            "breakdown; ten healthy elevators x 30 days; 30 busy minutes a day), judged by the agent's Reporter and "
+            "TrendWatch as `elev-agent trends` does; lead = breakdown - first advisory naming the wear "
+            "(docs/trend-watch.md).",
+        ),
+        (
             "sim_fleet.py",
             ["--sizes", "10,25", "--window-s", "4", "--json"],
             fleet_rows,
@@ -354,7 +388,8 @@ def benches(quick: bool) -> list[Bench]:
     out = []
     for script, args, rows, note in table:
         c = cmd(script, args)
-        out.append(Bench(script, args, rows(c), note))
+        slow = script == "trend_watch.py"  # weeks of simulated life: ~15 min on the loaded 2-core machine
+        out.append(Bench(script, args, rows(c), note, timeout_s=1800.0 if slow else 900.0))
     return out
 
 

@@ -9,6 +9,7 @@ import sys
 SUBCOMMANDS = {
     "run": ("hw_sim.run_cmd", "simulate one elevator in real time on Modbus TCP/RTU and GPIO"),
     "trace": ("hw_sim.trace_cmd", "render a scenario as an elevator-trace/1 file with its labeled events"),
+    "weeks": ("hw_sim.weeks_cmd", "render weeks of an elevator wearing out (or healthy) as one labeled trace"),
     "fleet": ("hw_sim.fleet", "simulate many elevators at once for load tests"),
     "inject": ("hw_sim.inject_cmd", "inject a fault into a running simulator by hand"),
 }
