@@ -2,9 +2,10 @@
 
 The whole demo runs (production broker configuration, collector, three simulators and agents)
 with DEMO_SECONDS long enough for the trapped car: the simulator arms the trap at 3 s, hits the car
-on its next trip with a passenger (~20 s later) and the entrapment needs 20 s more. Each line is
-stamped when it reaches the pipe; a story held in a buffer until exit would arrive all at once.
-Whole-system and over a minute: marked slow (`make soak`).
+on its next trip with a passenger (~20 s later), the entrapment needs 20 s more, and the case
+escalates when nobody responds within 45 s. Each line is stamped when it reaches the pipe; a
+story held in a buffer until exit would arrive all at once.
+Whole-system and two minutes: marked slow (`make soak`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import pytest
 from tests.support.services import shared_tmp_dir
 
 ROOT = Path(__file__).resolve().parents[2]
-SECONDS = 80  # the entrapment comes at ~50 s (more under load) and its rescue case at once
+SECONDS = 110  # the entrapment comes at ~50 s (more under load), its rescue case at once, the escalation 45 s later
 
 
 @pytest.mark.slow
@@ -73,6 +74,8 @@ def test_demo_story_through_a_pipe() -> None:
     assert trap > 3.0, "announced when the simulator acted, not at the scenario's 3 s"
     assert 19.0 <= entrapment - trap <= 30.0, (trap, entrapment)
     assert abs(case - entrapment) < 5.0, (entrapment, case)
+    escalated = at(r"lift-trapped\s+rescue case RC-\d+ ESCALATED: no_response")
+    assert 44.0 <= escalated - entrapment <= 55.0, (entrapment, escalated)  # nobody responded in 45 s
     assert at(r"lift-door\s+alarm RAISED  door_reopen_repeated") > at(r"lift-door\s+simulator INJECTS door_reopen")
     assert "demo: done; entrapment alarm seen at the collector" in text
 
