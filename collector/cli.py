@@ -11,6 +11,8 @@ SUBCOMMANDS = {
     "devices": ("collector.devices_cmd", "register, list and remove elevators (and broker credentials)"),
     "check-config": ("collector.check_config_cmd", "validate a configuration file (--config FILE) and exit"),
     "broker-config": ("collector.broker.config_cmd", "write a runnable Mosquitto configuration with the access rules"),
+    "users": ("collector.accounts_cmd:users_main", "people's accounts: add, list, disable, passwd (password on stdin)"),
+    "tokens": ("collector.accounts_cmd:tokens_main", "named API tokens with a role: add (printed once), list, revoke"),
     "platform": ("collector.http.platform_server", "rescue, maintenance, statistics, registry, city feed, city"),
 }
 
@@ -37,8 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     if name not in SUBCOMMANDS:
         print(f"elev-collector: unknown command {name!r}\n{_usage()}", file=sys.stderr)
         return 2
-    module = importlib.import_module(SUBCOMMANDS[name][0])
-    return int(module.main(rest))
+    module_name, _, function = SUBCOMMANDS[name][0].partition(":")
+    module = importlib.import_module(module_name)
+    return int(getattr(module, function or "main")(rest))
 
 
 if __name__ == "__main__":

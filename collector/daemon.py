@@ -16,9 +16,11 @@ import sys
 
 from aiohttp import web
 
+from collector.accounts.store import AccountStore, load_accounts_config
 from collector.config import CollectorConfig
 from collector.errors import CollectorError
-from collector.http.api import make_app
+from collector.http import routes
+from collector.http.api import make_app, stream_route
 from collector.http.console import ConsoleSettings, set_console_settings
 from collector.http.console.stream import ConsoleHub
 from collector.http.platform_routes import add_platform_routes
@@ -62,6 +64,7 @@ class Collector:
         self.store: Store | None = None
         self.ingest: Ingest | None = None
         self.platform: Platform | None = None
+        self.accounts: AccountStore | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         cfg = self.config
@@ -71,10 +74,12 @@ class Collector:
             store = self.store = await stack.enter_async_context(open_store(cfg.db_url))
             ingest = self.ingest = Ingest(cfg, store, self.metrics)
             await ingest.refresh_registry()
-            app = make_app(store, self.metrics, ingest, token)
+            accounts = self.accounts = AccountStore(store, load_accounts_config(cfg.config_file))
+            await accounts.create_schema()
+            app = make_app(store, self.metrics, ingest, token, accounts)
             # The console's server push: committed alarms and case steps reach the open pages at once.
             hub = ConsoleHub()
-            app.router.add_get("/api/v1/stream", hub.handle)
+            routes.register(app, [stream_route(hub)])
             ingest.alarm_listeners.append(hub.listener("alarms"))
             platform = None
             if self.platform_config is not None:

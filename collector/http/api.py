@@ -1,23 +1,27 @@
 """The HTTP API (aiohttp): health and metrics for the machines, /api/v1 for people and the city.
 
-`/healthz`, `/metrics` and `/openapi.json` are open; everything under `/api/v1/` needs
-`Authorization: Bearer TOKEN` (the token from `--api-token-file`, compared in constant time).
+`/healthz`, `/metrics`, `/openapi.json` and the console's files are open; everything under
+`/api/v1/` needs a bearer token or the sign-in cookie and one of the roles its route admits (see
+`collector.http.auth` and the route table, `ROUTES` here and in the other route modules).
 List endpoints answer plain JSON lists. Times are ISO 8601 UTC with milliseconds.
 """
 
 from __future__ import annotations
 
-import hmac
 import importlib.metadata
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 
+from collector.accounts.roles import ANYONE
+from collector.accounts.store import AccountStore
+from collector.http import account_routes, routes
+from collector.http.auth import install, only_visible, require_visible
 from collector.http.body import CLIENT_MAX_SIZE
 from collector.http.console import add_console_routes
+from collector.http.routes import Route
 from collector.ingest.pipeline import Ingest
 from collector.metrics import CONTENT_TYPE, Exposition, Metrics
 from collector.outbound import live_view
@@ -29,7 +33,6 @@ log = logging.getLogger("collector.http.api")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 STORE_KEY = web.AppKey("store", Store)
 METRICS_KEY = web.AppKey("metrics", Metrics)
-TOKEN_KEY = web.AppKey("token", str)
 INGEST_KEY = web.AppKey("ingest", Ingest)
 EXPOSITION_KEY = web.AppKey("exposition", Exposition)
 
@@ -75,18 +78,6 @@ def _bad_request(message: str) -> web.HTTPBadRequest:
     return web.HTTPBadRequest(text=f'{{"error": "{message}"}}', content_type="application/json")
 
 
-@web.middleware
-async def auth(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> Any:
-    if request.path.startswith("/api/"):
-        token = request.app[TOKEN_KEY]
-        given = request.headers.get("Authorization", "")
-        scheme, _, value = given.partition(" ")
-        if not token or scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
-            why = "no API token configured (--api-token-file)" if not token else "missing or wrong bearer token"
-            return web.json_response({"error": why}, status=401, headers={"WWW-Authenticate": "Bearer"})
-    return await handler(request)
-
-
 async def healthz(request: web.Request) -> web.Response:
     """From the ingest's in-memory state (broker link, last store results): no query, so it answers
     at once under a flood or with a wedged store, which is when it is asked."""
@@ -105,7 +96,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 async def elevators(request: web.Request) -> web.Response:
     out = []
-    for e in await request.app[STORE_KEY].elevators():
+    for e in await only_visible(request, await request.app[STORE_KEY].elevators()):
         out.append(
             {
                 "device_id": e["device_id"],
@@ -151,15 +142,17 @@ def _device_param(request: web.Request, required: bool) -> str | None:
 
 
 async def alarms(request: web.Request) -> web.Response:
-    rows = await request.app[STORE_KEY].alarms(
-        _bool_param(request, "active"), _device_param(request, False), _limit(request)
-    )
-    return web.json_response([alarm_json(a) for a in rows])
+    device_id = _device_param(request, False)
+    if device_id is not None:
+        await require_visible(request, device_id)
+    rows = await request.app[STORE_KEY].alarms(_bool_param(request, "active"), device_id, _limit(request))
+    return web.json_response(await only_visible(request, [alarm_json(a) for a in rows]))
 
 
 async def events(request: web.Request) -> web.Response:
     device_id = _device_param(request, True)
     assert device_id is not None
+    await require_visible(request, device_id)
     since = request.query.get("since")
     try:
         since_ms = parse_iso(since) if since else None
@@ -187,7 +180,7 @@ async def events(request: web.Request) -> web.Response:
 
 
 async def streams(request: web.Request) -> web.Response:
-    rows = await request.app[STORE_KEY].streams(_device_param(request, False))
+    rows = await only_visible(request, await request.app[STORE_KEY].streams(_device_param(request, False)))
     for r in rows:
         r["first_received_at"] = iso(r.pop("first_received_ms"))
         r["last_received_at"] = iso(r.pop("last_received_ms"))
@@ -195,200 +188,219 @@ async def streams(request: web.Request) -> web.Response:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(OPENAPI)
+    return web.json_response(routes.openapi(request.app, SCHEMAS))
 
 
-def make_app(store: Store, metrics_: Metrics, ingest: Ingest, token: str | None) -> web.Application:
-    app = web.Application(middlewares=[auth], client_max_size=CLIENT_MAX_SIZE)
+def make_app(
+    store: Store, metrics_: Metrics, ingest: Ingest, token: str | None, accounts: AccountStore | None = None
+) -> web.Application:
+    app = web.Application(client_max_size=CLIENT_MAX_SIZE)
     app[STORE_KEY] = store
     app[METRICS_KEY] = metrics_
     app[INGEST_KEY] = ingest
     app[EXPOSITION_KEY] = Exposition(
         metrics_, version=importlib.metadata.version("smart-elevator"), store_engine=store.engine_name
     )
-    app[TOKEN_KEY] = token or ""
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics)
-    app.router.add_get("/openapi.json", openapi)
-    app.router.add_get("/api/v1/elevators", elevators)
-    app.router.add_get("/api/v1/alarms", alarms)
-    app.router.add_get("/api/v1/events", events)
-    app.router.add_get("/api/v1/streams", streams)
-    app.router.add_post(live_view.PATH, live_view.make_handler(INGEST_KEY))  # roles: live_view.ROLES
-    add_console_routes(app)  # the duty officer's page at /console/ (static; its data requests carry the token)
+    install(app, token, accounts)
+    routes.register(app, ROUTES)
+    routes.register(app, account_routes.ROUTES)
+    add_console_routes(app)  # the duty officer's page at /console/ (static; its data requests carry credentials)
+    routes.register(app, CONSOLE_ROUTES)
     return app
 
 
 _LIVE_SECONDS = {"type": "integer", "minimum": 1, "maximum": live_view.MAX_S}
-
-
-def _list_of(ref: str) -> dict[str, Any]:
-    return {
-        "200": {
-            "description": "OK",
-            "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": ref}}}},
-        },
-        "400": {"description": "bad query parameter"},
-        "401": {"description": "missing or wrong bearer token"},
-    }
-
-
 _TIME = {"type": "string", "format": "date-time", "example": "2026-11-29T15:21:11.123Z"}
 _TIME_OR_NULL = {"type": "string", "format": "date-time", "nullable": True}
 _DEVICE_Q = {"name": "device_id", "in": "query", "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}}
 _LIMIT_Q = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100000}}
 
-OPENAPI: dict[str, Any] = {
-    "openapi": "3.0.3",
-    "info": {
-        "title": "smart-elevator collector",
-        "version": "1",
-        "description": "Alarms, events, presence and latest state of a district's elevators. "
-        "Times are ISO 8601 UTC with milliseconds.",
+SCHEMAS: dict[str, Any] = {
+    **account_routes.SCHEMAS,
+    "Elevator": {
+        "type": "object",
+        "required": ["device_id", "online", "last_seen", "state"],
+        "properties": {
+            "device_id": {"type": "string"},
+            "online": {"type": "boolean"},
+            "last_seen": _TIME_OR_NULL,
+            "state": {"type": "object", "nullable": True, "description": "latest status record's signals"},
+            "state_at": _TIME_OR_NULL,
+            "heartbeat": {"type": "object", "nullable": True},
+            "active_alarms": {"type": "array", "items": {"type": "string"}},
+        },
     },
-    "components": {
-        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        "schemas": {
-            "Elevator": {
-                "type": "object",
-                "required": ["device_id", "online", "last_seen", "state"],
-                "properties": {
-                    "device_id": {"type": "string"},
-                    "online": {"type": "boolean"},
-                    "last_seen": _TIME_OR_NULL,
-                    "state": {"type": "object", "nullable": True, "description": "latest status record's signals"},
-                    "state_at": _TIME_OR_NULL,
-                    "heartbeat": {"type": "object", "nullable": True},
-                    "active_alarms": {"type": "array", "items": {"type": "string"}},
-                },
-            },
-            "Alarm": {
-                "type": "object",
-                "required": ["id", "device_id", "type", "raised_at", "cleared_at", "received_at"],
-                "properties": {
-                    "id": {"type": "integer"},
-                    "device_id": {"type": "string"},
-                    "type": {"type": "string", "description": "event name from detection.md, or device_offline"},
-                    "raised_at": _TIME,
-                    "cleared_at": _TIME_OR_NULL,
-                    "received_at": _TIME,
-                    "active": {"type": "boolean"},
-                    "floor": {"type": "integer"},
-                    "fault_code": {"type": "integer"},
-                    "cleared_after_restart": {
-                        "type": "boolean",
-                        "description": "present once cleared: the agent found the condition ended on its first "
-                        "look after a restart (it may have ended while the agent was down)",
-                    },
-                },
-            },
-            "Event": {
-                "type": "object",
-                "required": ["device_id", "type", "action", "at", "received_at"],
-                "properties": {
-                    "device_id": {"type": "string"},
-                    "type": {"type": "string"},
-                    "action": {"type": "string", "enum": ["raise", "clear"]},
-                    "at": _TIME,
-                    "received_at": _TIME,
-                    "epoch": {"type": "integer"},
-                    "seq": {"type": "integer"},
-                    "floor": {"type": "integer"},
-                    "fault_code": {"type": "integer"},
-                    "after_restart": {
-                        "type": "boolean",
-                        "description": "a clear the agent decided on its first observations after a restart",
-                    },
-                },
-            },
-            "Stream": {
-                "type": "object",
-                "properties": {
-                    "device_id": {"type": "string"},
-                    "epoch": {"type": "integer"},
-                    "max_seq": {"type": "integer"},
-                    "stored": {"type": "integer"},
-                    "missing": {"type": "integer", "description": "gaps: records below max_seq not stored"},
-                    "contiguous_seq": {"type": "integer", "description": "highest n with 1..n all stored"},
-                    "first_received_at": _TIME,
-                    "last_received_at": _TIME,
-                },
+    "Alarm": {
+        "type": "object",
+        "required": ["id", "device_id", "type", "raised_at", "cleared_at", "received_at"],
+        "properties": {
+            "id": {"type": "integer"},
+            "device_id": {"type": "string"},
+            "type": {"type": "string", "description": "event name from detection.md, or device_offline"},
+            "raised_at": _TIME,
+            "cleared_at": _TIME_OR_NULL,
+            "received_at": _TIME,
+            "active": {"type": "boolean"},
+            "floor": {"type": "integer"},
+            "fault_code": {"type": "integer"},
+            "cleared_after_restart": {
+                "type": "boolean",
+                "description": "present once cleared: the agent found the condition ended on its first "
+                "look after a restart (it may have ended while the agent was down)",
             },
         },
     },
-    "paths": {
-        "/healthz": {
-            "get": {
-                "summary": "health: broker session and store",
-                "responses": {"200": {"description": "ok"}, "503": {"description": "unhealthy, with a reason"}},
-            }
+    "Event": {
+        "type": "object",
+        "required": ["device_id", "type", "action", "at", "received_at"],
+        "properties": {
+            "device_id": {"type": "string"},
+            "type": {"type": "string"},
+            "action": {"type": "string", "enum": ["raise", "clear"]},
+            "at": _TIME,
+            "received_at": _TIME,
+            "epoch": {"type": "integer"},
+            "seq": {"type": "integer"},
+            "floor": {"type": "integer"},
+            "fault_code": {"type": "integer"},
+            "after_restart": {
+                "type": "boolean",
+                "description": "a clear the agent decided on its first observations after a restart",
+            },
         },
-        "/metrics": {"get": {"summary": "Prometheus text metrics", "responses": {"200": {"description": "ok"}}}},
-        "/api/v1/elevators": {
-            "get": {
-                "summary": "every registered elevator: presence and latest state",
-                "security": [{"bearer": []}],
-                "responses": _list_of("#/components/schemas/Elevator"),
-            }
-        },
-        "/api/v1/alarms": {
-            "get": {
-                "summary": "alarms, newest first; a raise and its clear are one record",
-                "security": [{"bearer": []}],
-                "parameters": [
-                    {"name": "active", "in": "query", "schema": {"type": "boolean"}},
-                    _DEVICE_Q,
-                    _LIMIT_Q,
-                ],
-                "responses": _list_of("#/components/schemas/Alarm"),
-            }
-        },
-        "/api/v1/events": {
-            "get": {
-                "summary": "event history of one elevator, oldest first",
-                "security": [{"bearer": []}],
-                "parameters": [
-                    {**_DEVICE_Q, "required": True},
-                    {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
-                    _LIMIT_Q,
-                ],
-                "responses": _list_of("#/components/schemas/Event"),
-            }
-        },
-        "/api/v1/streams": {
-            "get": {
-                "summary": "per stream (device, epoch): highest seq, gaps, highest contiguous seq",
-                "security": [{"bearer": []}],
-                "parameters": [_DEVICE_Q],
-                "responses": _list_of("#/components/schemas/Stream"),
-            }
-        },
-        live_view.PATH: {
-            "post": {
-                "summary": "live view: the agent sends full-rate status for `seconds` (default 120), then stops "
-                "by itself (roles: duty_officer, admin)",
-                "security": [{"bearer": []}],
-                "parameters": [{"name": "device_id", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "requestBody": {
-                    "required": False,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "properties": {"seconds": _LIVE_SECONDS},
-                                "additionalProperties": False,
-                            }
-                        }
-                    },
-                },
-                "responses": {
-                    "202": {"description": "requested (device_id, seconds, until)"},
-                    "400": {"description": "bad device id or body"},
-                    "401": {"description": "missing or wrong bearer token"},
-                    "404": {"description": "unknown device"},
-                    "503": {"description": "broker not connected"},
-                },
-            }
+    },
+    "Stream": {
+        "type": "object",
+        "properties": {
+            "device_id": {"type": "string"},
+            "epoch": {"type": "integer"},
+            "max_seq": {"type": "integer"},
+            "stored": {"type": "integer"},
+            "missing": {"type": "integer", "description": "gaps: records below max_seq not stored"},
+            "contiguous_seq": {"type": "integer", "description": "highest n with 1..n all stored"},
+            "first_received_at": _TIME,
+            "last_received_at": _TIME,
         },
     },
 }
+
+_ACTIVE_Q = {"name": "active", "in": "query", "schema": {"type": "boolean"}}
+_SINCE_Q = {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}}
+_PUBLIC = frozenset[str]()
+ROUTES = [
+    Route(
+        "GET",
+        "/healthz",
+        healthz,
+        _PUBLIC,
+        "health: 503 with a reason when the broker or the store fails",
+        auth="public",
+        tag="operations",
+        extra_responses={"503": "unhealthy: `reason` says why"},
+    ),
+    Route(
+        "GET",
+        "/metrics",
+        metrics,
+        _PUBLIC,
+        "Prometheus text metrics",
+        auth="public",
+        tag="operations",
+        content_type="text/plain",
+    ),
+    Route(
+        "GET",
+        "/openapi.json",
+        openapi,
+        _PUBLIC,
+        "this document",
+        auth="public",
+        tag="operations",
+        response={"type": "object"},
+    ),
+    Route(
+        "GET",
+        "/api/v1/elevators",
+        elevators,
+        ANYONE,
+        "every registered elevator: presence and latest state",
+        response={"type": "array", "items": {"$ref": "#/components/schemas/Elevator"}},
+    ),
+    Route(
+        "GET",
+        "/api/v1/alarms",
+        alarms,
+        ANYONE,
+        "alarms, newest first; a raise and its clear are one record",
+        params=(_ACTIVE_Q, _DEVICE_Q, _LIMIT_Q),
+        response={"type": "array", "items": {"$ref": "#/components/schemas/Alarm"}},
+    ),
+    Route(
+        "GET",
+        "/api/v1/events",
+        events,
+        ANYONE,
+        "event history of one elevator, oldest first",
+        params=({**_DEVICE_Q, "required": True}, _SINCE_Q, _LIMIT_Q),
+        response={"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
+    ),
+    Route(
+        "GET",
+        "/api/v1/streams",
+        streams,
+        ANYONE,
+        "per stream (device, epoch): highest seq, gaps, highest contiguous seq",
+        params=(_DEVICE_Q,),
+        response={"type": "array", "items": {"$ref": "#/components/schemas/Stream"}},
+    ),
+]
+ROUTES.append(
+    Route(
+        "POST",
+        live_view.PATH,
+        live_view.make_handler(INGEST_KEY),
+        frozenset(live_view.ROLES),
+        "live view: the agent sends full-rate status for `seconds` (default 120), then stops by itself",
+        tag="live",
+        status=202,
+        params=({"name": "device_id", "in": "path", "required": True, "schema": {"type": "string"}},),
+        body={
+            "required": False,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"seconds": _LIVE_SECONDS},
+                        "additionalProperties": False,
+                    }
+                }
+            },
+        },
+        extra_responses={"404": "unknown device", "503": "broker not connected"},
+    )
+)
+
+
+def stream_route(hub: Any) -> Route:
+    """The console's server push (`collector.http.console.stream.ConsoleHub.handle`): it sends only
+    which kinds changed, never data, so every role may hold one open; the page then asks the API."""
+    return Route(
+        "GET",
+        "/api/v1/stream",
+        hub.handle,
+        ANYONE,
+        "server push (text/event-stream): the kinds that changed (alarms, cases); then fetch them",
+        tag="console",
+        content_type="text/event-stream",
+        extra_responses={"503": "too many console streams open"},
+    )
+
+
+CONSOLE_ROUTES = [
+    Route("GET", path, None, _PUBLIC, summary, auth="public", tag="console", content_type="text/html")
+    for path, summary in (
+        ("/console", "redirects to /console/"),
+        ("/console/", "the operator console (holds no data; signs in with POST /api/v1/login)"),
+        ("/console/{name}", "the console's script and style sheet"),
+    )
+]

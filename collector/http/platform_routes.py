@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
 
+from collector.accounts.roles import ACT, ADMINS, ANYONE, DISTRICT
+from collector.http.auth import audit, install, only_visible, principal, require_visible, visible_devices
 from collector.http.body import LARGE_BODY_BYTES, SMALL_BODY_BYTES, decode_utf8, read_bytes, read_json, read_json_object
 from collector.http.city_api import PushRefused
 from collector.http.query import bool_param, limit_param, time_param, window
+from collector.http.routes import Route, register
 from collector.outbound import city_feed, webhooks
 from collector.platform import identity, statistics
 from collector.platform.identity import IdentityError
@@ -21,7 +24,6 @@ from collector.platform.service import Platform, overdue_json
 from collector.times import iso, parse_iso
 
 PLATFORM_KEY = web.AppKey("platform", Platform)
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # CSV downloads start with a UTF-8 BOM: without it Excel on a Chinese Windows PC reads the file as
 # GBK and the addresses come out garbled. The registry import accepts the BOM back.
 CSV_BOM = "\ufeff"
@@ -31,33 +33,21 @@ def _error(status: int, message: str, **extra: Any) -> web.Response:
     return web.json_response({"error": message, **extra}, status=status)
 
 
-def _guard(token: str, handler: Handler) -> Handler:
-    """Bearer token on every /api/v1/ route, whether or not the app has the collector's middleware."""
-    import hmac
-
-    async def guarded(request: web.Request) -> web.StreamResponse:
-        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-        if not token or scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
-            why = "no API token configured (--api-token-file)" if not token else "missing or wrong bearer token"
-            return web.json_response({"error": why}, status=401, headers={"WWW-Authenticate": "Bearer"})
-        return await handler(request)
-
-    return guarded
-
-
 def _p(request: web.Request) -> Platform:
     return request.app[PLATFORM_KEY]
 
 
 async def h_cases(request: web.Request) -> web.Response:
     device = request.query.get("device_id")
-    return web.json_response(await _p(request).cases(bool_param(request, "open"), device, limit_param(request)))
+    rows = await _p(request).cases(bool_param(request, "open"), device, limit_param(request))
+    return web.json_response(await only_visible(request, rows))
 
 
 async def h_case(request: web.Request) -> web.Response:
     body = await _p(request).case(request.match_info["case_id"])
     if body is None:
         return _error(404, f"no rescue case {request.match_info['case_id']!r}")
+    await require_visible(request, body.get("device_id"))
     return web.json_response(body)
 
 
@@ -67,9 +57,10 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
 
 async def h_case_action(request: web.Request) -> web.Response:
     data = await _json_body(request)
-    action, actor, note, at = data.get("action"), data.get("actor"), data.get("note", ""), data.get("at")
-    if not isinstance(action, str) or not isinstance(actor, str) or not isinstance(note, str):
-        return _error(400, "give 'action' (respond, arrive, complete, false_alarm) and 'actor' as strings")
+    # The actor is who signed in (or the token's name); an `actor` in the body is not trusted.
+    action, note, at = data.get("action"), data.get("note", ""), data.get("at")
+    if not isinstance(action, str) or not isinstance(note, str):
+        return _error(400, "give 'action' (respond, arrive, complete, false_alarm) as a string")
     at_ms = None
     if at is not None:
         try:
@@ -79,40 +70,52 @@ async def h_case_action(request: web.Request) -> web.Response:
         except ValueError as exc:
             return _error(400, str(exc))
     case_id = request.match_info["case_id"]
+    before = await _p(request).case(case_id)
+    if before is None:
+        return _error(404, f"no rescue case {case_id!r}")
+    await require_visible(request, before.get("device_id"))
+    actor = principal(request).name
     try:
-        return web.json_response(await _p(request).act(case_id, action, actor, note, at_ms))
+        after = await _p(request).act(case_id, action, actor, note, at_ms)
     except KeyError:
         return _error(404, f"no rescue case {case_id!r}")
     except RefusedTransition as exc:
         return _error(409, str(exc))
     except RescueError as exc:
         return _error(400, str(exc))
+    detail = {"from": before.get("status"), "to": after.get("status"), "note": note}
+    await audit(request, "rescue_case", action, before.get("device_id"), case_id, detail)
+    return web.json_response(after)
 
 
 async def h_case_open(request: web.Request) -> web.Response:
     data = await _json_body(request)
-    dev, actor, note = data.get("device_id"), data.get("actor"), data.get("note", "")
-    if not isinstance(dev, str) or not isinstance(actor, str) or not isinstance(note, str):
-        return _error(400, "give 'device_id' and 'actor' as strings")
+    dev, note = data.get("device_id"), data.get("note", "")
+    if not isinstance(dev, str) or not isinstance(note, str):
+        return _error(400, "give 'device_id' as a string")
+    await require_visible(request, dev)
     try:
-        return web.json_response(await _p(request).open_manual(dev, actor, note), status=201)
+        case = await _p(request).open_manual(dev, principal(request).name, note)
     except KeyError:
         return _error(404, f"no elevator {dev!r}")
     except RescueError as exc:
         return _error(400, str(exc))
+    await audit(request, "rescue_case", "open", dev, case.get("case_id"), {"note": note})
+    return web.json_response(case, status=201)
 
 
 async def h_sessions(request: web.Request) -> web.Response:
     since = time_param(request, "since", None)
-    return web.json_response(await _p(request).sessions(request.query.get("device_id"), since))
+    rows = await _p(request).sessions(request.query.get("device_id"), since)
+    return web.json_response(await only_visible(request, rows))
 
 
 async def h_last(request: web.Request) -> web.Response:
-    return web.json_response(await _p(request).last_maintenance())
+    return web.json_response(await only_visible(request, await _p(request).last_maintenance()))
 
 
 async def h_overdue(request: web.Request) -> web.Response:
-    return web.json_response(await _p(request).overdue())
+    return web.json_response(await only_visible(request, await _p(request).overdue()))
 
 
 async def h_compliance(request: web.Request) -> web.Response:
@@ -138,11 +141,16 @@ async def h_statistics(request: web.Request) -> web.Response:
 
 
 async def h_registry(request: web.Request) -> web.Response:
-    return web.json_response([i.as_dict() for i in await _p(request).registry()])
+    return web.json_response([i.as_dict() for i in await _visible_registry(request)])
+
+
+async def _visible_registry(request: web.Request) -> list[identity.ElevatorIdentity]:
+    seen = await visible_devices(request)
+    return [i for i in await _p(request).registry() if seen is None or i.device_id in seen]
 
 
 async def h_registry_csv(request: web.Request) -> web.Response:
-    text = CSV_BOM + identity.to_csv(await _p(request).registry())
+    text = CSV_BOM + identity.to_csv(await _visible_registry(request))
     return web.Response(
         text=text,
         content_type="text/csv",
@@ -154,9 +162,11 @@ async def h_registry_csv(request: web.Request) -> web.Response:
 async def h_registry_import(request: web.Request) -> web.Response:
     text = decode_utf8(await read_bytes(request, LARGE_BODY_BYTES), "the CSV")
     try:
-        return web.json_response(await _p(request).import_registry(text))
+        out = await _p(request).import_registry(text)
     except IdentityError as exc:
         return _error(400, "the CSV was not imported", problems=exc.problems)
+    await audit(request, "registry", "import", detail={**out, "bytes": len(text.encode())})
+    return web.json_response(out)
 
 
 async def h_webhooks(request: web.Request) -> web.Response:
@@ -286,39 +296,259 @@ async def h_city_statistics(request: web.Request) -> web.Response:
     return _stats_response(request, figs, since, until)
 
 
+_S: dict[str, Any] = {"type": "string"}
+_BOOL = {"type": "boolean"}
+_TIME = {"type": "string", "format": "date-time"}
+_OBJ = {"type": "object"}
+_LIST = {"type": "array", "items": {"type": "object"}}
+_DEVICE_Q = {"name": "device_id", "in": "query", "schema": _S}
+_LIMIT_Q = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000}}
+_WINDOW_Q = (
+    {"name": "since", "in": "query", "schema": _TIME, "description": "default: until - 30 days"},
+    {"name": "until", "in": "query", "schema": _TIME, "description": "default: now"},
+)
+_STATS_Q = (
+    *_WINDOW_Q,
+    {"name": "scope", "in": "query", "schema": _S, "description": "elevator,district,company,all (comma-separated)"},
+    {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "csv"]}},
+)
+_COUNTY_Q = {"name": "county", "in": "query", "schema": _S}
+_CASE_ID = {"name": "case_id", "in": "path", "required": True, "schema": _S}
+
+
+def _json_body_of(required: list[str], **props: Any) -> dict[str, Any]:
+    schema = {"type": "object", "required": required, "properties": props}
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+ROUTES = [
+    Route(
+        "GET",
+        "/api/v1/rescue-cases",
+        h_cases,
+        ANYONE,
+        "rescue cases, newest first",
+        tag="rescue",
+        params=({"name": "open", "in": "query", "schema": _BOOL}, _DEVICE_Q, _LIMIT_Q),
+        response=_LIST,
+    ),
+    Route(
+        "POST",
+        "/api/v1/rescue-cases",
+        h_case_open,
+        ACT,
+        "open a rescue case by hand (hotline)",
+        tag="rescue",
+        status=201,
+        response=_OBJ,
+        body=_json_body_of(["device_id"], device_id=_S, note=_S),
+        notes="The actor recorded is the caller's account or token name.",
+        extra_responses={"404": "no such elevator"},
+    ),
+    Route(
+        "GET",
+        "/api/v1/rescue-cases/{case_id}",
+        h_case,
+        ANYONE,
+        "one rescue case with its steps",
+        tag="rescue",
+        params=(_CASE_ID,),
+        response=_OBJ,
+        extra_responses={"404": "no such case"},
+    ),
+    Route(
+        "POST",
+        "/api/v1/rescue-cases/{case_id}/actions",
+        h_case_action,
+        ACT,
+        "advance a rescue case: respond, arrive, complete, false_alarm",
+        tag="rescue",
+        params=(_CASE_ID,),
+        response=_OBJ,
+        body=_json_body_of(
+            ["action"],
+            action={"type": "string", "enum": ["respond", "arrive", "complete", "false_alarm"]},
+            note=_S,
+            at=_TIME,
+        ),
+        notes="The actor recorded is the caller's account or token name; an `actor` in the body is ignored.",
+        extra_responses={"404": "no such case", "409": "the case's state refuses this step"},
+    ),
+    Route(
+        "GET",
+        "/api/v1/maintenance/sessions",
+        h_sessions,
+        ANYONE,
+        "maintenance sessions (inspection mode)",
+        tag="maintenance",
+        params=(_DEVICE_Q, {"name": "since", "in": "query", "schema": _TIME}),
+        response=_LIST,
+    ),
+    Route(
+        "GET",
+        "/api/v1/maintenance/last",
+        h_last,
+        ANYONE,
+        "last maintenance per elevator",
+        tag="maintenance",
+        response=_LIST,
+    ),
+    Route(
+        "GET",
+        "/api/v1/maintenance/overdue",
+        h_overdue,
+        ANYONE,
+        "elevators overdue for maintenance",
+        tag="maintenance",
+        response=_LIST,
+    ),
+    Route(
+        "GET",
+        "/api/v1/maintenance/compliance",
+        h_compliance,
+        DISTRICT,
+        "maintenance compliance per company",
+        tag="maintenance",
+        params=_WINDOW_Q,
+        response=_LIST,
+    ),
+    Route(
+        "GET",
+        "/api/v1/statistics",
+        h_statistics,
+        DISTRICT,
+        "district statistics (JSON or CSV)",
+        tag="statistics",
+        params=_STATS_Q,
+        response=_OBJ,
+    ),
+    Route(
+        "GET", "/api/v1/registry", h_registry, ANYONE, "the elevator identity registry", tag="registry", response=_LIST
+    ),
+    Route(
+        "GET",
+        "/api/v1/registry.csv",
+        h_registry_csv,
+        ANYONE,
+        "the registry as CSV",
+        tag="registry",
+        content_type="text/csv",
+    ),
+    Route(
+        "PUT",
+        "/api/v1/registry.csv",
+        h_registry_import,
+        ADMINS,
+        "import the registry from CSV (all or nothing)",
+        tag="registry",
+        response=_OBJ,
+        body={"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}},
+    ),
+    Route(
+        "GET",
+        "/api/v1/webhooks",
+        h_webhooks,
+        DISTRICT,
+        "webhook deliveries",
+        tag="outbound",
+        params=({"name": "failed", "in": "query", "schema": _BOOL}, _LIMIT_Q),
+        response=_LIST,
+    ),
+    Route(
+        "GET", "/api/v1/city-feed", h_feed, DISTRICT, "the county -> city feed's backlog", tag="outbound", response=_OBJ
+    ),
+    Route(
+        "GET",
+        "/api/v1/city/counties",
+        h_city_counties,
+        DISTRICT,
+        "city: counties and their last push",
+        tag="city",
+        response=_LIST,
+    ),
+    Route(
+        "GET",
+        "/api/v1/city/elevators",
+        h_city_elevators,
+        DISTRICT,
+        "city: every county's elevators",
+        tag="city",
+        params=(_COUNTY_Q, {"name": "area_code", "in": "query", "schema": _S}),
+        response=_LIST,
+    ),
+    Route(
+        "GET",
+        "/api/v1/city/alarms",
+        h_city_alarms,
+        DISTRICT,
+        "city: alarms",
+        tag="city",
+        params=(_COUNTY_Q, {"name": "active", "in": "query", "schema": _BOOL}),
+        response=_LIST,
+    ),
+    Route(
+        "GET",
+        "/api/v1/city/rescue-cases",
+        h_city_cases,
+        DISTRICT,
+        "city: rescue cases",
+        tag="city",
+        params=(_COUNTY_Q, {"name": "open", "in": "query", "schema": _BOOL}),
+        response=_LIST,
+    ),
+    Route(
+        "GET",
+        "/api/v1/city/maintenance/sessions",
+        h_city_sessions,
+        DISTRICT,
+        "city: maintenance sessions",
+        tag="city",
+        params=(_COUNTY_Q,),
+        response=_LIST,
+    ),
+    Route(
+        "GET",
+        "/api/v1/city/maintenance/overdue",
+        h_city_overdue,
+        DISTRICT,
+        "city: overdue elevators",
+        tag="city",
+        params=(_COUNTY_Q,),
+        response=_LIST,
+    ),
+    Route(
+        "GET",
+        "/api/v1/city/statistics",
+        h_city_statistics,
+        DISTRICT,
+        "city: statistics",
+        tag="city",
+        params=(_COUNTY_Q, *_STATS_Q),
+        response=_OBJ,
+    ),
+    Route(
+        "POST",
+        city_feed.PUSH_PATH,
+        h_push,
+        frozenset(),
+        "city: a county's push (its county token)",
+        tag="city",
+        auth="county",
+        response=_OBJ,
+        body={"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+    ),
+]
+
+
 def add_platform_routes(
     app: web.Application, platform: Platform, api_token: str | None, run_tasks: bool = True
 ) -> None:
     """Add the platform's routes to `app` (the collector's, or the standalone one) and, with
-    `run_tasks`, run its worker and senders for as long as the app runs."""
+    `run_tasks`, run its worker and senders for as long as the app runs. An app without the auth
+    middleware gets it, with `api_token` as its only credential."""
     app[PLATFORM_KEY] = platform
-    token = api_token or ""
-    api = [
-        ("GET", "/api/v1/rescue-cases", h_cases),
-        ("POST", "/api/v1/rescue-cases", h_case_open),
-        ("GET", "/api/v1/rescue-cases/{case_id}", h_case),
-        ("POST", "/api/v1/rescue-cases/{case_id}/actions", h_case_action),
-        ("GET", "/api/v1/maintenance/sessions", h_sessions),
-        ("GET", "/api/v1/maintenance/last", h_last),
-        ("GET", "/api/v1/maintenance/overdue", h_overdue),
-        ("GET", "/api/v1/maintenance/compliance", h_compliance),
-        ("GET", "/api/v1/statistics", h_statistics),
-        ("GET", "/api/v1/registry", h_registry),
-        ("GET", "/api/v1/registry.csv", h_registry_csv),
-        ("PUT", "/api/v1/registry.csv", h_registry_import),
-        ("GET", "/api/v1/webhooks", h_webhooks),
-        ("GET", "/api/v1/city-feed", h_feed),
-        ("GET", "/api/v1/city/counties", h_city_counties),
-        ("GET", "/api/v1/city/elevators", h_city_elevators),
-        ("GET", "/api/v1/city/alarms", h_city_alarms),
-        ("GET", "/api/v1/city/rescue-cases", h_city_cases),
-        ("GET", "/api/v1/city/maintenance/sessions", h_city_sessions),
-        ("GET", "/api/v1/city/maintenance/overdue", h_city_overdue),
-        ("GET", "/api/v1/city/statistics", h_city_statistics),
-    ]
-    for method, path, handler in api:
-        app.router.add_route(method, path, _guard(token, handler))
-    app.router.add_post(city_feed.PUSH_PATH, h_push)  # county tokens, checked by the handler
+    install(app, api_token)
+    register(app, ROUTES)
     if run_tasks:
 
         async def tasks(_: web.Application) -> AsyncIterator[None]:

@@ -11,10 +11,15 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from collector.accounts.roles import DISTRICT
+from collector.accounts.store import AccountsConfig, AccountStore, load_accounts_config
 from collector.errors import CollectorError, ConfigError
+from collector.http import account_routes, routes
+from collector.http.auth import install
 from collector.http.body import CLIENT_MAX_SIZE
 from collector.http.console import allow_console_origin
-from collector.http.platform_routes import _guard, _p, add_platform_routes, h_city_alarms, h_city_elevators
+from collector.http.platform_routes import _p, add_platform_routes, h_city_alarms, h_city_elevators
+from collector.http.routes import Route
 from collector.platform.service import Platform, PlatformConfig, _read_token, load_config
 
 log = logging.getLogger("collector.platform")
@@ -25,15 +30,42 @@ async def _health(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-def make_platform_app(platform: Platform, token: str) -> web.Application:
+async def _openapi(request: web.Request) -> web.Response:
+    return web.json_response(routes.openapi(request.app, account_routes.SCHEMAS, "smart-elevator platform"))
+
+
+_PUBLIC = frozenset[str]()
+BASE_ROUTES = [
+    Route("GET", "/healthz", _health, _PUBLIC, "health (the database answers)", auth="public", tag="operations"),
+    Route("GET", "/openapi.json", _openapi, _PUBLIC, "this document", auth="public", tag="operations"),
+    Route(
+        "OPTIONS",
+        "/api/v1/{tail:.*}",
+        None,
+        _PUBLIC,
+        "CORS preflight for a console served by another process",
+        auth="public",
+        tag="operations",
+        params=({"name": "tail", "in": "path", "required": True, "schema": {"type": "string"}},),
+    ),
+]
+# The city answers the collector's own questions too, over every county's elevators.
+CITY_AS_COLLECTOR = [
+    Route("GET", "/api/v1/elevators", h_city_elevators, DISTRICT, "city: every county's elevators", tag="city"),
+    Route("GET", "/api/v1/alarms", h_city_alarms, DISTRICT, "city: every county's alarms", tag="city"),
+]
+
+
+def make_platform_app(platform: Platform, token: str, accounts: AccountStore | None = None) -> web.Application:
     """The standalone platform's app (its worker is run by the caller)."""
     app = web.Application(client_max_size=CLIENT_MAX_SIZE)
-    app.router.add_get("/healthz", _health)
+    install(app, token, accounts)
+    routes.register(app, BASE_ROUTES)
+    if accounts is not None:
+        routes.register(app, account_routes.ROUTES)
     add_platform_routes(app, platform, token, run_tasks=False)
     if platform.config.city.counties:
-        # The city answers the collector's own questions too, over every county's elevators.
-        app.router.add_get("/api/v1/elevators", _guard(token, h_city_elevators))
-        app.router.add_get("/api/v1/alarms", _guard(token, h_city_alarms))
+        routes.register(app, CITY_AS_COLLECTOR)
     allow_console_origin(app)  # the operator console, served by the collector, calls this API from the browser
     return app
 
@@ -46,9 +78,12 @@ async def serve(
     config: PlatformConfig,
     ready: Callable[[], None] | None = None,
     stop: asyncio.Event | None = None,
+    accounts_config: AccountsConfig | None = None,
 ) -> None:
     async with Platform(db_url, config) as platform:
-        app = make_platform_app(platform, token)
+        accounts = AccountStore(platform.db, accounts_config)
+        await accounts.create_schema()
+        app = make_platform_app(platform, token, accounts)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         try:
@@ -91,11 +126,12 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"--http: {args.http!r} must be HOST:PORT")
         token = _read_token(args.api_token_file, "--api-token-file")
         config = load_config(args.config)
+        accounts_config = load_accounts_config(args.config)
     except ConfigError as exc:
         print(f"elev-collector platform: {exc}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(_serve_until_signal(args.db, host or "0.0.0.0", int(port), token, config))
+        asyncio.run(_serve_until_signal(args.db, host or "0.0.0.0", int(port), token, config, accounts_config))
     except (CollectorError, ExceptionGroup) as exc:
         first = _first(exc)
         if first is None or args.debug:
@@ -105,14 +141,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-async def _serve_until_signal(db_url: str, host: str, port: int, token: str, config: PlatformConfig) -> None:
+async def _serve_until_signal(
+    db_url: str, host: str, port: int, token: str, config: PlatformConfig, accounts_config: AccountsConfig
+) -> None:
     import signal
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await serve(db_url, host, port, token, config, stop=stop)
+    await serve(db_url, host, port, token, config, stop=stop, accounts_config=accounts_config)
 
 
 def _first(exc: BaseException) -> CollectorError | None:

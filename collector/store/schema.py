@@ -206,6 +206,49 @@ CREATE TABLE IF NOT EXISTS city_receipts (
 """
 
 
+ACCOUNT_TABLES = """
+CREATE TABLE IF NOT EXISTS accounts (
+    username TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    company TEXT,
+    password_hash TEXT NOT NULL,
+    disabled BOOLEAN NOT NULL DEFAULT FALSE,
+    failed_logins INTEGER NOT NULL DEFAULT 0,
+    locked_until_ms BIGINT NOT NULL DEFAULT 0,
+    created_ms BIGINT NOT NULL,
+    updated_ms BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_tokens (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    company TEXT,
+    token_sha256 TEXT NOT NULL UNIQUE,
+    disabled BOOLEAN NOT NULL DEFAULT FALSE,
+    created_ms BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS account_sessions (
+    id_sha256 TEXT PRIMARY KEY,
+    username TEXT NOT NULL,
+    csrf_token TEXT NOT NULL,
+    created_ms BIGINT NOT NULL,
+    expires_ms BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS account_sessions_by_user ON account_sessions (username);
+CREATE TABLE IF NOT EXISTS audit_log (
+    id {serial},
+    at_ms BIGINT NOT NULL,
+    actor TEXT NOT NULL,
+    role TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    action TEXT NOT NULL,
+    device_id TEXT,
+    target TEXT,
+    detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_log_by_time ON audit_log (at_ms)
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     """One step: statements, then columns added when missing, `(table, column, definition)`.
@@ -237,6 +280,11 @@ MIGRATIONS: Sequence[Migration] = (
         3,
         "the platform's start-up catch-up finds inspection events by type without reading every event",
         "CREATE INDEX IF NOT EXISTS events_by_type_id ON events (type, id)",
+    ),
+    Migration(
+        4,
+        "accounts, named API tokens, sign-in sessions and the audit trail (issue 15; collector/accounts/)",
+        ACCOUNT_TABLES,
     ),
 )
 

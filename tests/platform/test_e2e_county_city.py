@@ -216,7 +216,8 @@ async def test_county_to_city(tmp_path: Path, broker: Broker, pg_url: str, procs
         await until(caught_up, "the city to catch up")
         (done,) = await get(city_port, "/api/v1/city/rescue-cases")
         assert [s["status"] for s in done["steps"]] == ["01", "02", "04", "00"]
-        assert [s["actor"] for s in done["steps"]] == ["system", "officer-wang", "tech-li", "tech-li"]
+        # The actor is the caller's credential (here the --api-token-file token), never the body's `actor`.
+        assert [s["actor"] for s in done["steps"]] == ["system", "api-token", "api-token", "api-token"]
         assert [e["kind"] for e in done["escalations"]] == ["no_response"]  # nobody answered within 1 s
 
         # the rescue centre and the maintenance company were told of every step, once each
