@@ -154,7 +154,7 @@ def print_gateway_files(device_id: str, broker: str, password: str | None, ca_fi
     print('rtu = "/dev/ttyUSB0"          # FILL IN: the RS485 adapter (or tcp = "HOST:502", and no rtu)')
     print("baud = 19200                 # FILL IN: the controller's Modbus baud rate (parity N, 1 stop bit)")
     print("unit_id = 1")
-    print("[elevator]                   # FILL IN both floors: the agent refuses to start without them")
+    print("[elevator]                   # FILL IN both floors: check refuses and run warns without them")
     print("# lowest_floor = -1          # the building's floor number of the lowest landing")
     print("# highest_floor = 12")
     print("rated_speed_mm_s = 0         # 0: read from the controller; or the nameplate's speed")
