@@ -8,7 +8,8 @@
 
 const t = (key, values) => i18n.t(key, values);
 const SLOW_REFRESH_MS = 10000;   // elevators (floor, door, last seen) and a safety net for the rest
-const REPORTS_REFRESH_MS = 30000; // maintenance and statistics change slowly and cost more to compute
+const REPORTS_REFRESH_MS = 30000;
+const REGISTRY_REFRESH_MS = 60000; // maintenance and statistics change slowly and cost more to compute
 const STREAM_SILENT_MS = 35000;  // two missed heartbeats (15 s): the link is dead, reconnect
 const ALERT_REPEAT_MS = 4000;    // beep again while a new entrapment waits for someone to respond
 const NOTIFY_REPEAT_MS = 30000;  // and notify again
@@ -767,6 +768,8 @@ function showWho(account) {
   state.company = account ? account.company || null : null;
   $("who").textContent = state.user ? t("signed_in_as", { u: state.user, r: t("role_" + state.role) }) : "";
   $("read-only").hidden = canAct();
+  // District-wide figures are not a company's to see (the server refuses them): no tab for it.
+  document.querySelector("#nav a[data-view='reports']").hidden = state.role === "company";
 }
 
 async function whoAmI() {
@@ -832,6 +835,7 @@ function init() {
   $("stats-csv").addEventListener("click", exportCsv);
   window.addEventListener("hashchange", showView);
   setInterval(() => refresh(["elevators", "alarms", "cases"]), SLOW_REFRESH_MS);
+  setInterval(() => refresh(["registry"]), REGISTRY_REFRESH_MS);  // addresses and codes change rarely
   setInterval(() => { if (currentRoute().view === "reports" && Date.now() - state.reportsAt > REPORTS_REFRESH_MS) refreshReports().catch(() => {}); }, 5000);
   setInterval(() => { tickTimers(); alertTick(); watchStream(); }, 1000);
   loadSettings().then(() => { if (signedIn()) start(); else signOut(""); });
