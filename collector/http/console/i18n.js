@@ -26,6 +26,14 @@ const EVENTS = {
   door_lock_lost:          ["门锁回路断开",          "Door lock circuit broke in travel",      null],
   comms_lost:              ["控制器通讯中断",        "Controller not answering",               null],
   device_offline:          ["网关离线",              "Gateway offline",                        null],
+  // trend watch (docs/trend-watch.md): advisories for the maintenance company, never an alert
+  trend_door_opening:      ["开门变慢（趋势）",      "Door opening slower than its baseline",  null],
+  trend_door_closing:      ["关门变慢（趋势）",      "Door closing slower than its baseline",  null],
+  trend_door_lock:         ["门锁闭合变慢（趋势）",  "Door lock slower than its baseline",     null],
+  trend_door_reopens:      ["重开门增多（趋势）",    "Door re-opens more often than its baseline", null],
+  trend_relevels:          ["再平层增多（趋势）",    "More re-levels than the baseline (leveling)", null],
+  trend_stopping:          ["制停变慢（趋势）",      "Stopping takes longer than its baseline (brake)", null],
+  trend_travel_time:       ["运行时间变长（趋势）",  "Trips take longer than their baseline",  null],
 };
 
 const WORDS = {
@@ -166,6 +174,8 @@ const SEVERITY = {
   entrapment: "alarm", door_reopen_repeated: "fault", power_failure: "alarm", inspection: "info", alarm_button: "alarm",
   door_open_outside_zone: "alarm", door_open_while_running: "alarm", overspeed: "alarm", door_lock_lost: "alarm",
   comms_lost: "fault", device_offline: "fault",
+  trend_door_opening: "info", trend_door_closing: "info", trend_door_lock: "info", trend_door_reopens: "info",
+  trend_relevels: "info", trend_stopping: "info", trend_travel_time: "info",
 };
 
 const LANGS = ["zh-CN", "en"];
