@@ -29,8 +29,13 @@ single-worker executor), so the asyncio loop never blocks on the SD card.
   transaction that commits the event (a raise adds its row, a clear removes it), so after a
   kill -9 the restarted agent knows exactly which alarms it still owes a clear (`active_events`).
 
-    records(seq INTEGER PRIMARY KEY AUTOINCREMENT, prio, kind, mono_ms, wall_ms, synced, body)
-    prio 0 = event (sent first), 1 = status / heartbeat; body = msgpack of the record body
+    records(seq INTEGER PRIMARY KEY AUTOINCREMENT, prio, kind, mono_ms, wall_ms, synced, body, codec)
+    prio 0 = event (sent first), 1 = status / heartbeat
+    codec 1: body = protocols.frames.wire_body, the body fields as a batch frame carries them, encoded
+             once at the commit; the uplink packs frames from these bytes (encode_wire_batch) without
+             decoding or encoding a body again
+    codec 0: body = msgpack of the outbox's own row (encode_body), as the previous release wrote it;
+             such rows (a file from before an upgrade) are converted when they are sent
     records_events: partial index (seq) WHERE prio = 0 (the index on (prio, seq) of earlier files is dropped)
     active(type PRIMARY KEY, seq, t_ms, fault_code): raised, not cleared (seq of the raise)
 """
@@ -53,7 +58,19 @@ import msgpack
 
 from edge_agent.config import AgentError, OutboxConfig
 from protocols.events import Action, Event
-from protocols.frames import Body, DoorCycle, Heartbeat, Record, RecordKind, StopQuality, Trip
+from protocols.frames import (
+    Body,
+    DoorCycle,
+    FrameError,
+    Heartbeat,
+    Record,
+    RecordKind,
+    StopQuality,
+    Trip,
+    WireRecord,
+    decode_wire_body,
+    wire_body,
+)
 from protocols.signals import Door, Mode, SignalSnapshot
 
 log = logging.getLogger(__name__)
@@ -69,7 +86,8 @@ CREATE TABLE IF NOT EXISTS records (
     mono_ms INTEGER NOT NULL,
     wall_ms INTEGER NOT NULL,
     synced INTEGER NOT NULL,
-    body BLOB NOT NULL
+    body BLOB NOT NULL,
+    codec INTEGER NOT NULL DEFAULT 0
 );
 DROP INDEX IF EXISTS records_prio_seq;
 CREATE INDEX IF NOT EXISTS records_events ON records (seq) WHERE prio = 0;
@@ -83,10 +101,12 @@ CREATE TABLE IF NOT EXISTS active (
 # Literal prio values, so the planner takes the partial index for events and the rowid order for status
 # (status rows need no index of their own: one page fewer rewritten per status commit).
 _FETCH_EVENTS = (
-    "SELECT seq, kind, mono_ms, wall_ms, synced, body FROM records WHERE prio = 0 AND seq > ? ORDER BY seq LIMIT ?"
+    "SELECT seq, kind, mono_ms, wall_ms, synced, body, codec FROM records WHERE prio = 0 AND seq > ? "
+    "ORDER BY seq LIMIT ?"
 )
 _FETCH_STATUS = (
-    "SELECT seq, kind, mono_ms, wall_ms, synced, body FROM records WHERE prio = 1 AND seq > ? ORDER BY seq LIMIT ?"
+    "SELECT seq, kind, mono_ms, wall_ms, synced, body, codec FROM records WHERE prio = 1 AND seq > ? "
+    "ORDER BY seq LIMIT ?"
 )
 _COUNTERS = ("evicted_status", "dropped_status", "disk_full_events")
 PAGE_SIZE = 1024  # of a new outbox file (bytes)
@@ -356,6 +376,10 @@ class Outbox:
             db.execute("PRAGMA busy_timeout=5000")
             db.execute(f"PRAGMA journal_size_limit={min(4 << 20, int(self.cfg.max_mb * (1 << 20)) // 4)}")
             db.executescript(_SCHEMA)
+            if "codec" not in {row[1] for row in db.execute("PRAGMA table_info(records)")}:
+                db.execute(
+                    "ALTER TABLE records ADD COLUMN codec INTEGER NOT NULL DEFAULT 0"
+                )  # a previous release's file
             if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
                 raise sqlite3.DatabaseError("quick_check failed")
             page_size = db.execute("PRAGMA page_size").fetchone()[0]
@@ -515,18 +539,20 @@ class Outbox:
         assert self._db is not None
         db = self._db
         seqs: dict[int, int] = {}
+        encoded = [self._encode(it) for it in items]  # before the transaction: a bad body leaves none open
         db.execute("BEGIN IMMEDIATE")
         self._delete_acked()
-        for it in items:
+        for it, (body, codec) in zip(items, encoded, strict=True):
             cur = db.execute(
-                "INSERT INTO records (prio, kind, mono_ms, wall_ms, synced, body) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO records (prio, kind, mono_ms, wall_ms, synced, body, codec) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     0 if it.kind is RecordKind.EVENT else 1,
                     int(it.kind),
                     it.mono_ms,
                     it.wall_ms,
                     int(it.synced),
-                    encode_body(it.body),
+                    body,
+                    codec,
                 ),
             )
             seqs[id(it)] = int(cur.lastrowid or 0)
@@ -537,6 +563,20 @@ class Outbox:
         if seqs:
             self._last_seq = max(self._last_seq, *seqs.values())
         return seqs
+
+    def _encode(self, it: Pending) -> tuple[bytes, int]:
+        """The body's wire encoding, once (codec 1); a body the wire format refuses keeps the row format."""
+        try:
+            return wire_body(it.kind, it.mono_ms, it.body), 1
+        except FrameError as exc:
+            log.error(
+                "outbox %s: %s record at %d ms not encodable for the wire (%s)",
+                self.path,
+                it.kind.name,
+                it.mono_ms,
+                exc,
+            )
+            return encode_body(it.body), 0
 
     def _track_active(self, event: Event, seq: int) -> None:
         """Inside the event's transaction: a raise enters the active set, a clear leaves it."""
@@ -624,11 +664,35 @@ class Outbox:
         out: list[Record] = []
         while len(out) < limit:
             rows = self._db.execute(_FETCH_EVENTS if events else _FETCH_STATUS, (after_seq, limit)).fetchall()
-            for seq, kind, mono, wall, synced, body in rows:
+            for seq, kind, mono, wall, synced, body, codec in rows:
                 if self._is_acked(seq):
                     continue
                 k = RecordKind(kind)
-                out.append(Record(k, seq, mono, wall, bool(synced), decode_body(k, body)))
+                decoded = decode_wire_body(k, mono, body) if codec == 1 else decode_body(k, body)
+                out.append(Record(k, seq, mono, wall, bool(synced), decoded))
+                if len(out) == limit:
+                    break
+            if len(rows) < limit:
+                break
+            after_seq = rows[-1][0]
+        return out
+
+    async def fetch_wire(self, after_seq: int, events: bool, limit: int) -> list[WireRecord]:
+        """As `fetch`, with the bodies in wire form, ready for `encode_wire_batch` (what the uplink sends)."""
+        return await self._run(self._fetch_wire, after_seq, events, limit)
+
+    def _fetch_wire(self, after_seq: int, events: bool, limit: int) -> list[WireRecord]:
+        assert self._db is not None
+        out: list[WireRecord] = []
+        while len(out) < limit:
+            rows = self._db.execute(_FETCH_EVENTS if events else _FETCH_STATUS, (after_seq, limit)).fetchall()
+            for seq, kind, mono, wall, synced, body, codec in rows:
+                if self._is_acked(seq):
+                    continue
+                k = RecordKind(kind)
+                if codec != 1:  # a row of the previous release: converted once, here
+                    body = wire_body(k, mono, decode_body(k, body))
+                out.append(WireRecord(k, seq, mono, wall, bool(synced), body))
                 if len(out) == limit:
                     break
             if len(rows) < limit:

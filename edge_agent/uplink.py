@@ -40,16 +40,14 @@ from edge_agent.config import AgentConfig
 from edge_agent.hw import cancellation_point
 from edge_agent.outbox import Outbox
 from protocols.frames import (
-    MAX_FRAME_BYTES,
     FrameError,
     PresenceFrame,
-    Record,
     RecordKind,
-    UplinkFrame,
+    WireRecord,
     decode_ack,
     decode_command,
     encode_presence,
-    encode_uplink,
+    encode_wire_batch,
 )
 from protocols.topics import ack_topic, command_topic, presence_topic, uplink_topic
 
@@ -304,13 +302,13 @@ class Uplink:
             self._ack_seen.clear()
             self._wake.clear()
             gen = self._wake_gen
-            records: list[Record] = []
+            records: list[WireRecord] = []
             events = True
             hold_wait_s: float | None = None
             if len(cursor.inflight) < up.window_batches:
                 limit = up.batch_max_records
-                ev = await self.outbox.fetch(cursor.events, True, limit)
-                st = await self.outbox.fetch(cursor.status, False, limit - len(ev)) if len(ev) < limit else []
+                ev = await self.outbox.fetch_wire(cursor.events, True, limit)
+                st = await self.outbox.fetch_wire(cursor.status, False, limit - len(ev)) if len(ev) < limit else []
                 events = bool(ev)
                 if not ev and st and len(st) < limit and all(r.kind in HELD for r in st):
                     # Due when the oldest has waited hold_s, or when the last frame left hold_s ago: with a
@@ -334,12 +332,12 @@ class Uplink:
                     wait = min(wait, max(hold_wait_s, 0.01))
                 await _wait_any((self.outbox.changed, self._ack_seen, self._wake), min(wait, 5.0))
                 continue
-            for chunk in self._frames(records):
-                await client.publish(self.topic_up, encode_uplink(chunk), qos=1)
+            for chunk, payload in self._frames(records):
+                await client.publish(self.topic_up, payload, qos=1)
                 self._last_pub_ms = self.now_ms()
                 self.counters.frames_sent += 1
-                self.counters.records_sent += len(chunk.records)
-                cursor.inflight.append(_InFlight({r.seq for r in chunk.records}, time.monotonic(), events))
+                self.counters.records_sent += len(chunk)
+                cursor.inflight.append(_InFlight({r.seq for r in chunk}, time.monotonic(), events))
             if len(records) >= up.batch_max_records or len(cursor.inflight) >= up.window_batches:
                 await asyncio.sleep(pace_s)  # a backlog: drain it at a pace the link and collector can take
 
@@ -363,11 +361,13 @@ class Uplink:
         self._wake.set()
         return self._wake_gen
 
-    def _frames(self, records: list[Record]) -> list[UplinkFrame]:
-        """One frame, or several if the batch would pass the frame size limit."""
-        frame = UplinkFrame(self.outbox.epoch, tuple(records), self.cfg.device_id)
-        if len(records) == 1 or len(encode_uplink(frame)) <= MAX_FRAME_BYTES:
-            return [frame]
+    def _frames(self, records: list[WireRecord]) -> list[tuple[list[WireRecord], bytes]]:
+        """One frame, or several if the batch would pass the frame size limit (bodies are never re-encoded)."""
+        try:
+            return [(records, encode_wire_batch(self.outbox.epoch, records, self.cfg.device_id))]
+        except FrameError as exc:
+            if exc.reason != "too_large" or len(records) == 1:
+                raise
         half = len(records) // 2
         return self._frames(records[:half]) + self._frames(records[half:])
 

@@ -226,6 +226,23 @@ class Record:
 
 
 @dataclass(frozen=True, slots=True)
+class WireRecord:
+    """A record as the agent's outbox keeps it: position and clocks, and the body already encoded.
+
+    `body` is `wire_body(...)`: one byte with the number of body fields, then the msgpack of each
+    field exactly as a batch record carries them, so `encode_wire_batch` packs a frame without
+    encoding (or decoding) a body again.
+    """
+
+    kind: RecordKind
+    seq: int
+    mono_ms: int
+    wall_ms: int
+    clock_synced: bool
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class UplinkFrame:
     epoch: int  # stream epoch: random 32-bit, new whenever the agent's outbox is recreated
     records: tuple[Record, ...]  # one record = a single frame; many = a batch frame
@@ -480,6 +497,78 @@ def encode_uplink(frame: UplinkFrame) -> bytes:
         prev_seq, prev_mono, prev_wall = r.seq, r.mono_ms, r.wall_ms
     head = _VERSION_BITS | FrameKind.BATCH << 1
     return _pack([head, _stamp(frame.epoch, first.wall_ms, first.seq, first.mono_ms), device_id, out])
+
+
+def wire_body(kind: RecordKind, mono_ms: int, body: Body) -> bytes:
+    """A record's body fields in wire form (see WireRecord); checks them as encode_uplink does."""
+    fields = _body(Record(kind, 1, mono_ms, 0, False, body))
+    return bytes((len(fields),)) + b"".join(msgpack.packb(f, use_bin_type=True) for f in fields)
+
+
+def decode_wire_body(kind: RecordKind, mono_ms: int, data: bytes) -> Body:
+    """`wire_body`'s bytes -> the body (for the outbox's own readers; the uplink never needs it)."""
+    if not data:
+        raise FrameError("bad_shape", "empty wire body")
+    unpacker = msgpack.Unpacker(raw=False, strict_map_key=True)
+    unpacker.feed(data[1:])
+    try:
+        fields = list(unpacker)
+    except (msgpack.UnpackException, ValueError) as exc:
+        raise FrameError("bad_msgpack", str(exc)) from None
+    if len(fields) != data[0]:
+        raise FrameError("bad_shape", f"wire body has {len(fields)} fields, its count says {data[0]}")
+    body: Body = _guarded(fields, lambda f: _decode_body(int(kind), mono_ms, f, 0))  # as a batch record
+    return body
+
+
+def _array_header(n: int) -> bytes:
+    if n < 16:
+        return bytes((0x90 | n,))
+    if n <= 0xFFFF:
+        return b"\xdc" + n.to_bytes(2, "big")
+    return b"\xdd" + n.to_bytes(4, "big")
+
+
+def encode_wire_batch(epoch: int, records: tuple[WireRecord, ...] | list[WireRecord], device_id: str | None) -> bytes:
+    """A batch frame from outbox records; byte for byte what encode_uplink makes of the same records."""
+    if not records:
+        raise FrameError("empty", "an uplink frame needs at least one record")
+    if device_id is not None:
+        try:
+            validate_device_id(device_id)
+        except TopicError as exc:
+            raise FrameError("bad_device_id", str(exc)) from None
+    _check_int(epoch, 0, _U32, "epoch")
+    packb = msgpack.packb
+    first = records[0]
+    prev_seq, prev_mono, prev_wall = first.seq - 1, first.mono_ms, first.wall_ms
+    parts = [b""]
+    for r in records:
+        _check_int(r.seq, 1, _SEQ_MAX, "seq")
+        _check_int(r.mono_ms, 0, _U48, "mono_ms")
+        _check_int(r.wall_ms, 0, _U48, "wall_ms")
+        gap = r.seq - prev_seq - 1
+        if gap < 0:
+            raise FrameError("bad_order", f"seq {r.seq} after {prev_seq} in a batch")
+        d_mono = r.mono_ms - prev_mono
+        rhead = gap << 4 | int(r.kind) << 1 | (1 if r.clock_synced else 0)
+        parts.append(
+            _array_header(3 + r.body[0]) + packb(rhead) + packb(d_mono) + packb(r.wall_ms - prev_wall - d_mono)
+        )
+        parts.append(r.body[1:])
+        prev_seq, prev_mono, prev_wall = r.seq, r.mono_ms, r.wall_ms
+    stamp = _stamp(epoch, first.wall_ms, first.seq, first.mono_ms)
+    parts[0] = (
+        _array_header(4)
+        + packb(_VERSION_BITS | FrameKind.BATCH << 1)
+        + packb(stamp, use_bin_type=True)
+        + packb(device_id, use_bin_type=True)
+        + _array_header(len(records))
+    )
+    data = b"".join(parts)
+    if len(data) > MAX_FRAME_BYTES:
+        raise FrameError("too_large", f"{len(data)} bytes > {MAX_FRAME_BYTES}")
+    return data
 
 
 def encode_ack(frame: AckFrame) -> bytes:
