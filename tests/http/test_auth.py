@@ -3,6 +3,7 @@ every served route is declared and documented, and each role rule with the attac
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import subprocess
@@ -31,7 +32,8 @@ from collector.metrics import Metrics
 from collector.platform.identity import FIELDS
 from collector.platform.service import Platform, PlatformConfig
 from collector.store import open_store
-from tests.collector.conftest import db_url, pg_database, sqlite_url  # noqa: F401 - fixtures
+from tests.collector.conftest import Running, db_url, make_config, pg_database, sqlite_url, token_file  # noqa: F401
+from tests.support.services import Broker
 
 MACHINE = "machine-token-0123456789"
 PASSWORD = "correct horse battery"
@@ -403,3 +405,33 @@ async def test_account_tables_on_both_engines(db_url: str) -> None:  # noqa: F81
 
         with pytest.raises(Exception, match="append-only"):
             await db.run(tamper)
+
+
+async def test_a_user_made_by_the_command_signs_in_on_runs_port(
+    broker: Broker,
+    sqlite_url: str,  # noqa: F811
+    token_file: Path,  # noqa: F811
+) -> None:
+    # The contract's path: `users add` (password on stdin), then POST /api/v1/login on `run`'s port.
+    out = await asyncio.to_thread(
+        _cli, "users", "add", "wang", "--role", "duty_officer", "--db", sqlite_url, stdin=PASSWORD + "\n"
+    )
+    assert out.returncode == 0, out.stderr
+    col = await Running(make_config(broker, sqlite_url, token_file)).start(devices=("lift-1",))
+    try:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+            login = {"username": "wang", "password": PASSWORD}
+            async with browser.post(col.api + "/api/v1/login", json=login) as r:
+                assert r.status == 200 and (await r.json())["role"] == "duty_officer"
+            async with browser.get(col.api + "/api/v1/elevators") as r:
+                assert r.status == 200 and [e["device_id"] for e in await r.json()] == ["lift-1"]
+            async with browser.get(col.api + "/api/v1/audit") as r:
+                assert r.status == 403  # a duty officer does not read the trail
+        status, rows = await col.get("/api/v1/audit")  # the --api-token-file token: admin
+        assert status == 200
+        assert [(r["actor"], r["kind"], r["action"]) for r in rows][:2] == [
+            ("wang", "session", "login"),
+            (rows[1]["actor"], "user", "add"),
+        ] and rows[1]["actor"].startswith("cli:")
+    finally:
+        await col.close()
