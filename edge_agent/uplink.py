@@ -364,7 +364,9 @@ class Uplink:
     def _frames(self, records: list[WireRecord]) -> list[tuple[list[WireRecord], bytes]]:
         """One frame, or several if the batch would pass the frame size limit (bodies are never re-encoded)."""
         try:
-            return [(records, encode_wire_batch(self.outbox.epoch, records, self.cfg.device_id))]
+            # No device id in the frame: the topic is the identity (the broker's ACL ties it to the login)
+            # and the id would cost its length + 1 bytes in every frame (docs/protocol.md).
+            return [(records, encode_wire_batch(self.outbox.epoch, records, None))]
         except FrameError as exc:
             if exc.reason != "too_large" or len(records) == 1:
                 raise

@@ -530,7 +530,8 @@ def _array_header(n: int) -> bytes:
 
 
 def encode_wire_batch(epoch: int, records: tuple[WireRecord, ...] | list[WireRecord], device_id: str | None) -> bytes:
-    """A batch frame from outbox records; byte for byte what encode_uplink makes of the same records."""
+    """A frame from outbox records; byte for byte what encode_uplink makes of the same records (a single
+    status, event or heartbeat without device_id is a single-record frame, anything else a batch)."""
     if not records:
         raise FrameError("empty", "an uplink frame needs at least one record")
     if device_id is not None:
@@ -541,6 +542,12 @@ def encode_wire_batch(epoch: int, records: tuple[WireRecord, ...] | list[WireRec
     _check_int(epoch, 0, _U32, "epoch")
     packb = msgpack.packb
     first = records[0]
+    if len(records) == 1 and device_id is None and first.kind in _SINGLE_KINDS:  # the single-record layout
+        _check_int(first.seq, 1, _SEQ_MAX, "seq")
+        _check_int(first.mono_ms, 0, _U48, "mono_ms")
+        head = _VERSION_BITS | int(first.kind) << 1 | (1 if first.clock_synced else 0)
+        stamp = _stamp(epoch, first.wall_ms, first.seq, first.mono_ms)
+        return _array_header(2 + first.body[0]) + packb(head) + packb(stamp, use_bin_type=True) + first.body[1:]
     prev_seq, prev_mono, prev_wall = first.seq - 1, first.mono_ms, first.wall_ms
     parts = [b""]
     for r in records:

@@ -32,10 +32,10 @@ def wire(frame: UplinkFrame) -> list[WireRecord]:
 
 @settings(max_examples=300)
 @given(uplink_frames())
-def test_wire_batch_is_byte_identical_to_the_batch_encoder(frame: UplinkFrame) -> None:
-    device = frame.device_id or "lift-w"  # a batch (the single-record frame layout is not the uplink's)
-    batch = UplinkFrame(frame.epoch, frame.records, device)
-    assert encode_wire_batch(frame.epoch, wire(frame), device) == encode_uplink(batch)
+def test_wire_frames_are_byte_identical_to_the_encoder(frame: UplinkFrame) -> None:
+    assert encode_wire_batch(frame.epoch, wire(frame), frame.device_id) == encode_uplink(frame)
+    batch = UplinkFrame(frame.epoch, frame.records, frame.device_id or "lift-w")  # always the batch layout
+    assert encode_wire_batch(frame.epoch, wire(frame), batch.device_id) == encode_uplink(batch)
 
 
 @given(uplink_frames())
