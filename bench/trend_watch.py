@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Trend watch judged on the labeled corpus: lead time before each breakdown, false advisories.
 
-    python bench/trend_watch.py [--quick] [--json]
+    python bench/trend_watch.py [--quick] [--noise] [--json]
 
 Renders hw_sim.wear's full corpus from its seeds (each wear kind at a fast and a slow rate, to
 its breakdown; ten healthy elevators for 30 days each = 10 elevator-months; 30-minute busy
@@ -37,6 +37,7 @@ def _day(ms: int | None) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="the tests' corpus (five traces) instead of the full one")
+    ap.add_argument("--noise", action="store_true", help="render with sensor noise (contact bounces, PIR drop-outs)")
     ap.add_argument("--json", action="store_true", help="also print the results as one JSON line, last")
     args = ap.parse_args(argv)
     spec = default_elevator()
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'trace':18s} {'starts':>7s} {'detect':>7s} {'advised':>8s} {'by':22s} {'breaks':>7s} {'lead d':>7s}")
     for c in corpus(full=not args.quick):
         t0 = time.perf_counter()
-        r = render_weeks(spec, c.days, c.wear, seed=c.seed, window_s=c.window_s)
+        r = render_weeks(spec, c.days, c.wear, seed=c.seed, window_s=c.window_s, noise=args.noise)
         t1 = time.perf_counter()
         advisories, _ = watch_rows(r.rows)
         t2 = time.perf_counter()

@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from hw_sim.model import ElevatorSim
+from hw_sim.noise import apply_noise, noise_windows
 from hw_sim.render import truth_rows
 from hw_sim.scenario import ElevatorSpec, NoiseSpec, Scenario, ScenarioError
 from hw_sim.traffic import PATTERNS, next_party
@@ -148,8 +149,13 @@ def render_weeks(
     window_s: float = 1800.0,
     window_hour: float = 12.0,
     traffic: str = "lunch",
+    noise: bool = False,
 ) -> WeeksRendering:
-    """`days` days of `elevator` (wearing as `wear` says), ending at the breakdown if it comes first."""
+    """`days` days of `elevator` (wearing as `wear` says), ending at the breakdown if it comes first.
+
+    `noise`: add hw_sim.noise's sensor noise (contact bounces on door, door zone and lock, all day
+    long, and PIR drop-outs) to the ground truth, as `elev-sim trace` does; about 2.7 x the rows.
+    """
     if days < 1:
         raise ScenarioError(f"days must be >= 1, got {days}")
     if traffic not in PATTERNS or PATTERNS[traffic].parties_per_hour <= 0:
@@ -180,12 +186,15 @@ def render_weeks(
             if t_ms < end_ms:
                 sim.call_at(t_ms, origin, dest, size)
     rows = truth_rows(sim, end_ms, None, random.Random(seed), None)
+    if noise:
+        rows = apply_noise(rows, noise_windows(rows, NoiseSpec(), random.Random(seed * 15485863 + 3)))
     extra = {
         "generator": "hw_sim.wear",
         "seed": str(seed),
         "traffic": f"{traffic} {window_s:g} s a day from {window_hour:g} h",
         "days": f"{end_day:g}",
         "wear": wear.kind if wear is not None else "none",
+        "noise": "1" if noise else "0",
     }
     if wear is not None:
         extra.update(wear_rate_per_day=f"{wear.rate_per_day:g}", wear_onset_ms=str(round(wear.onset_day * DAY_MS)))

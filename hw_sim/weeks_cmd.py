@@ -1,7 +1,7 @@
 """`elev-sim weeks`: render weeks of an elevator's life, healthy or wearing out, as one trace.
 
     elev-sim weeks --out TRACE.csv --days N [--wear KIND --rate R [--onset-day D]]
-                   [--scenario FILE] [--seed N] [--window-s S] [--traffic PATTERN]
+                   [--scenario FILE] [--seed N] [--window-s S] [--traffic PATTERN] [--noise]
 
 The trace's `# key=value` settings carry the labels (`wear`, `wear_onset_ms`,
 `wear_detectable_ms`, `breakdown_ms`; hw_sim.wear); a wearing elevator's trace ends at its
@@ -37,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--window-s", type=float, default=1800.0, help="busy seconds a day (default 1800)")
     p.add_argument("--traffic", default="lunch", choices=[n for n, t in PATTERNS.items() if t.parties_per_hour > 0])
+    p.add_argument("--noise", action="store_true", help="add sensor noise (contact bounces, PIR drop-outs)")
     p.add_argument("--debug", action="store_true", help="tracebacks and debug logging")
     return p
 
@@ -56,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
         wear = Wear(args.wear, args.rate, args.onset_day) if args.wear else None
         elevator = load_scenario(args.scenario).elevator if args.scenario else default_elevator()
         t0 = time.perf_counter()
-        r = render_weeks(elevator, args.days, wear, seed=args.seed, window_s=args.window_s, traffic=args.traffic)
+        r = render_weeks(
+            elevator, args.days, wear, seed=args.seed, window_s=args.window_s, traffic=args.traffic, noise=args.noise
+        )
         args.out.parent.mkdir(parents=True, exist_ok=True)
         tmp = args.out.with_name(args.out.name + ".tmp")
         with tmp.open("w", encoding="utf-8", newline="\n") as f:

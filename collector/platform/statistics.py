@@ -15,7 +15,9 @@ Definitions (also in docs/statistics.md):
 - online rate: the share of the observed time (from registration or `since_ms`, to `until_ms`)
   not covered by a `device_offline` alarm;
 - MTBF: online hours divided by the number of equipment faults (severity `fault` in the event
-  catalog, without the link states `comms_lost` and `device_offline`).
+  catalog, without the link states `comms_lost` and `device_offline`);
+- advisories by type: trend watch's advisories (severity `advisory`, docs/trend-watch.md) raised
+  in the window; they are not faults and count in nothing else.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from collector.platform.rescue import RescueCase, Status
-from protocols.events import BY_NAME, CATALOG, Severity
+from protocols.events import ADVISORY_TYPES, BY_NAME, CATALOG, Severity
 
 LINK_STATES = frozenset({"comms_lost", "device_offline"})
 NOT_FAULTS = frozenset({"inspection"})
@@ -80,6 +82,7 @@ class Figures:
     observed_ms: int = 0
     offline_ms: int = 0
     equipment_faults: int = 0
+    advisories_by_type: dict[str, int] = field(default_factory=dict)
 
     @property
     def online_rate(self) -> float | None:
@@ -115,6 +118,8 @@ class Figures:
             "arrival_within_limit_share": r(self.within_limit_share, 4),
             "online_rate": r(self.online_rate, 4),
             "mtbf_h": r(self.mtbf_h, 2),
+            "advisories_total": sum(self.advisories_by_type.values()),
+            "advisories_by_type": dict(sorted(self.advisories_by_type.items())),
         }
 
 
@@ -147,6 +152,9 @@ def compute(
                 a.raised_ms, a.cleared_ms if a.cleared_ms is not None else until_ms, start, until_ms
             )
         if not since_ms <= a.raised_ms < until_ms or a.type in NOT_FAULTS:
+            continue
+        if a.type in ADVISORY_TYPES:
+            f.advisories_by_type[a.type] = f.advisories_by_type.get(a.type, 0) + 1
             continue
         f.faults_by_type[a.type] = f.faults_by_type.get(a.type, 0) + 1
         if a.type == "entrapment":
@@ -191,6 +199,8 @@ def compute(
         g.observed_ms += f.observed_ms
         g.offline_ms += f.offline_ms
         g.equipment_faults += f.equipment_faults
+        for t, n in f.advisories_by_type.items():
+            g.advisories_by_type[t] = g.advisories_by_type.get(t, 0) + n
 
     for d, f in per_dev.items():
         e = refs[d]
@@ -233,11 +243,17 @@ def to_csv(figures: Sequence[Figures], scopes: Iterable[str] | None = None) -> s
         return f"faults_{t}" + (f"_gbt{code}" if code else "")
 
     buf = io.StringIO()
+    advised = {t for f in rows for t in f.advisories_by_type}
+    advisory_types = [e.name for e in CATALOG if e.name in advised]  # columns only when there were any
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow([*CSV_FIXED, *(header(t) for t in types)])
+    w.writerow([*CSV_FIXED, *(header(t) for t in types), *(f"advisories_{t}" for t in advisory_types)])
     for f in rows:
         d = f.as_dict()
-        w.writerow([("" if d[c] is None else d[c]) for c in CSV_FIXED] + [f.faults_by_type.get(t, 0) for t in types])
+        w.writerow(
+            [("" if d[c] is None else d[c]) for c in CSV_FIXED]
+            + [f.faults_by_type.get(t, 0) for t in types]
+            + [f.advisories_by_type.get(t, 0) for t in advisory_types]
+        )
     return buf.getvalue()
 
 

@@ -49,3 +49,22 @@ async def test_an_advisory_opens_no_case_and_pages_nobody(db_url: str) -> None:
         await store.commit(rows("lift-1", [ev(4, 200, "trend_door_opening", "clear")]))
         active = {a.type for a in await store.alarms(active=True)}
         assert active == {"trend_relevels", "entrapment"}
+
+
+def test_statistics_count_advisories_apart_from_faults() -> None:
+    from collector.platform.statistics import AlarmFact, ElevatorRef, compute, to_csv
+
+    ref = ElevatorRef("lift-1", "330602", "Acme Lift", 0)
+    day = 86_400_000
+    alarms = [
+        AlarmFact("lift-1", "trend_door_opening", 5 * day, None),
+        AlarmFact("lift-1", "trend_relevels", 6 * day, 9 * day),
+        AlarmFact("lift-1", "door_open_too_long", 7 * day, 7 * day + 90_000),
+    ]
+    elevator = compute([ref], alarms, [], 0, 30 * day)[0].as_dict()
+    assert (elevator["faults_total"], elevator["advisories_total"]) == (1, 2)
+    assert elevator["advisories_by_type"] == {"trend_door_opening": 1, "trend_relevels": 1}
+    assert elevator["mtbf_h"] == 720.0  # one equipment fault in 30 days: the advisories are not faults
+    header = to_csv(compute([ref], alarms, [], 0, 30 * day)).splitlines()[0].split(",")
+    assert header[-2:] == ["advisories_trend_door_opening", "advisories_trend_relevels"]
+    assert "faults_trend_relevels" not in header
