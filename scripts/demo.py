@@ -392,11 +392,33 @@ class Demo:
                     wall_s(esc.get("sent_at")),
                 )
 
+    def show_online(self, online: set[str], warned: list[bool]) -> None:
+        """Each agent once when the collector first lists it online; one hint if one never comes."""
+        if len(online) == len(LIFTS):
+            return
+        try:
+            elevators = self.get("/api/v1/elevators")
+        except (OSError, urllib.error.URLError, ValueError):
+            return
+        for e in elevators if isinstance(elevators, list) else []:
+            dev = e.get("device_id")
+            if e.get("online") and isinstance(dev, str) and dev not in online:
+                online.add(dev)
+                self.say(f"{dev:13s} online at the collector (its agent logged in and delivered)")
+        missing = [lift.device_id for lift in LIFTS if lift.device_id not in online]
+        if missing and not warned[0] and time.time() - self.t0_wall > 30:
+            warned[0] = True
+            logs = ", ".join(f"agent-{d}.log" for d in missing)
+            self.say(f"demo: {', '.join(missing)} not online after 30 s: see {logs} in {self.workdir}")
+
     def watch(self, seconds: float | None) -> int:
         seen: dict[object, object] = {}
+        online: set[str] = set()
+        warned = [False]
         entrapment = told_over = False
         while seconds is None or time.time() - self.t0_wall < seconds:
             self.check_alive()
+            self.show_online(online, warned)
             self.show_injections()
             entrapment = self.show_alarms(seen) or entrapment
             self.show_cases(seen)

@@ -10,12 +10,15 @@ Whole-system and two minutes: marked slow (`make soak`).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -24,6 +27,16 @@ from tests.support.services import shared_tmp_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 SECONDS = 110  # the entrapment comes at ~50 s (more under load), its rescue case at once, the escalation 45 s later
+
+
+def sign_in(base: str, user: str, password: str) -> int:
+    body = json.dumps({"username": user, "password": password}).encode()
+    req = urllib.request.Request(base + "/api/v1/login", body, {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
 
 
 @pytest.mark.slow
@@ -40,9 +53,13 @@ def test_demo_story_through_a_pipe() -> None:
     )
     assert proc.stdout is not None
     lines: list[tuple[float, str]] = []
+    login: int | None = None
     try:
         for line in proc.stdout:
             lines.append((time.monotonic(), line.rstrip("\n")))
+            account = re.match(r"demo:   sign in as (\S+), password (\S+) ", lines[-1][1])
+            if account:  # the printed sign-in works while the demo runs (the console's own login)
+                login = sign_in(lines[0][1].split()[3].removesuffix("/console/"), *account.groups())
         rc = proc.wait(30)
     finally:
         if proc.poll() is None:
@@ -55,6 +72,7 @@ def test_demo_story_through_a_pipe() -> None:
     # The sign-in comes before anything happens.
     assert lines[0][1].startswith("demo: operator console  http://127.0.0.1:"), text
     assert re.search(r"^demo:   API token  \S+$", text, re.M), text
+    assert login == 200, f"the printed demo account did not sign in: {login}"
     first_event = next(i for i, (_, line) in enumerate(lines) if re.match(r"\s*\d+\.\d s  ", line))
     assert all("console" not in line for _, line in lines[first_event:]), "sign-in printed after the story began"
 
@@ -68,6 +86,9 @@ def test_demo_story_through_a_pipe() -> None:
         assert found, f"no line matching {pattern!r} in:\n{text}"
         return float(found.group(1))
 
+    for lift in ("lift-trapped", "lift-door", "lift-service"):
+        assert at(rf"{lift}\s+online at the collector") < 30.0
+    assert "not online after 30 s" not in text
     trap = at(r"lift-trapped\s+simulator INJECTS trap_between_floors")
     entrapment = at(r"lift-trapped\s+alarm RAISED  entrapment")
     case = at(r"lift-trapped\s+rescue case OPENED RC-\d+: 01")
