@@ -41,7 +41,7 @@ from edge_agent.outbox import Outbox
 from edge_agent.report.policy import Reporter
 from edge_agent.trend.live import LiveTrend
 from edge_agent.uplink import Uplink
-from protocols.events import Action, Event
+from protocols.events import ADVISORY_TYPES, Action, Event
 from protocols.frames import DoorCycle, Heartbeat, RecordKind, Trip
 from protocols.registers import NICE3000_MONITOR
 from protocols.signals import SignalSnapshot
@@ -266,7 +266,13 @@ class Agent:
         )
         if "comms_lost" in active:
             self.comms_lost = self._comms_lost_restored = True
-        self._to_restore = {t: a.fault_code for t, a in active.items() if t != "comms_lost"}
+        # Advisories are the trend watch's, which kept its own state: one it no longer holds raised
+        # (its state file was lost) is cleared, or it would stay raised at the collector for good.
+        for t in sorted(set(active) & ADVISORY_TYPES - self.trend.raised_events()):
+            now = self.now_ms()
+            await self.emit(Event(now, t, Action.CLEAR, after_restart=True), now)
+        skip = {"comms_lost"} | ADVISORY_TYPES
+        self._to_restore = {t: a.fault_code for t, a in active.items() if t not in skip}
         if self.detector is not None:
             self._restore_detector()
 

@@ -15,7 +15,7 @@ import logging
 import os
 from pathlib import Path
 
-from edge_agent.trend.watch import TrendConfig, TrendStateError, TrendWatch
+from edge_agent.trend.watch import BY_FIGURE, TrendConfig, TrendStateError, TrendWatch
 from protocols.events import Action, Event
 from protocols.frames import DoorCycle, Trip
 
@@ -46,6 +46,10 @@ class LiveTrend:
             return TrendWatch(self.config)
         log.info("trend watch: %d days seen, baselines %s", watch.days_seen, "learned" if watch.learned else "learning")
         return watch
+
+    def raised_events(self) -> set[str]:
+        """The advisory event types the watch holds raised."""
+        return {BY_FIGURE[f].event for f in self.watch.raised()}
 
     def step(self, body: Trip | DoorCycle | None, wall_ms: int, t_ms: int) -> list[Event]:
         """Feed a record (or only the time, `body=None`); advisory raises/clears as events at `t_ms`."""

@@ -64,3 +64,30 @@ def test_trend_table_in_agent_toml(tmp_path: Path) -> None:
     assert cfg.trend == TrendConfig(hold_days=2)
     with pytest.raises(ConfigError, match=r"agent.toml: trend.learn_days must be an integer >= 3"):
         build({**base, "trend": {"learn_days": 1}}, "agent.toml")
+
+
+class _NoController:
+    async def read_holding(self, unit_id: int, start: int, count: int) -> tuple[int, ...]:
+        raise AssertionError("not polled in this test")
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_an_advisory_the_watch_no_longer_holds_is_cleared_after_a_restart(tmp_path: Path) -> None:
+    """The agent died with an advisory raised and its trend.json is gone: the advisory must not
+    stay raised at the collector for good (the watch, learning again, would never clear it)."""
+    from edge_agent.agent import Agent
+    from edge_agent.config import AgentConfig, BrokerConfig, ModbusConfig
+    from edge_agent.outbox import Outbox
+    from protocols.events import Event
+
+    cfg = AgentConfig("lift-trend", BrokerConfig("127.0.0.1", 1, False), ModbusConfig(tcp_host="sim"), tmp_path)
+    async with Outbox(tmp_path / "outbox.db", cfg.outbox, cfg.timing.status_flush_s) as outbox:
+        await outbox.put_event(1000, T0, True, Event(1000, "trend_relevels", Action.RAISE))
+        await outbox.put_event(1100, T0 + 100, True, Event(1100, "entrapment", Action.RAISE, 3))
+    async with Outbox(tmp_path / "outbox.db", cfg.outbox, cfg.timing.status_flush_s) as outbox:
+        agent = Agent(cfg, _NoController(), object(), outbox, now_ms=lambda: 5000)  # type: ignore[arg-type]
+        await agent.restore_active()
+        active = await outbox.active_events()
+    assert set(active) == {"entrapment"}  # the detector's alarm continues; the orphan advisory is cleared
