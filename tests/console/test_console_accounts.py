@@ -1,7 +1,7 @@
 """The console with accounts, in a real browser: a duty officer signs in with a password and acts
 (the step is recorded under the account); a maintenance company's account sees only its own
 elevators; a regulator sees the case and cannot act (no buttons, and the server's 403 for a step
-sent anyway); repeated wrong passwords lock the account, and the page says so.
+sent anyway) and reads the audit trail in the console; repeated wrong passwords lock the account, and the page says so.
 
 Real parts: `elev-collector run` on SQLite with its platform functions, accounts made with
 `elev-collector users add` (password on standard input), headless chromium. No simulator is
@@ -113,6 +113,7 @@ def test_roles_in_the_console(tmp_path: Path, stack: Stack) -> None:
             expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
             expect(page.locator("#who")).to_contain_text("officer-wang（值班员）")
             expect(page.locator("#actor-label")).to_be_hidden()  # the account is the actor
+            expect(page.locator("#nav a[data-view='audit']")).to_be_hidden()  # admins and regulators only
             row = page.locator(f"#cases tr[data-case='{case_id}']")
             expect(row).to_have_attribute("data-status", "01", timeout=15_000)
             page.click(f"#cases button[data-case='{case_id}'][data-action='respond']")
@@ -131,6 +132,20 @@ def test_roles_in_the_console(tmp_path: Path, stack: Stack) -> None:
             refused = page.evaluate(STEP_ANYWAY, case_id)
             assert refused[0] == 403 and "regulator" in refused[1], refused
             page.screenshot(path=str(shots / "console-regulator.png"), full_page=True)
+            # ...and reads the audit trail: the officer's step, with who and what changed.
+            page.click("#nav a[data-view='audit']")
+            step = page.locator("#audit tr[data-action='respond']")
+            expect(step).to_have_count(1, timeout=10_000)
+            expect(step).to_contain_text("officer-wang")
+            expect(step).to_contain_text(OWN)
+            page.fill("#audit-actor", "reg-li")
+            page.click("#audit-refresh")
+            expect(page.locator("#audit tr[data-action='respond']")).to_have_count(0)
+            expect(page.locator("#audit tr[data-action='login']").first).to_contain_text("reg-li")
+            page.fill("#audit-actor", "")
+            page.click("#audit-refresh")
+            expect(step).to_have_count(1)
+            page.screenshot(path=str(shots / "console-audit.png"), full_page=True)
             reg.close()
 
             # A maintenance company: only its own elevator, in the list and on the case table.

@@ -684,12 +684,34 @@ async function exportCsv(event) {
   document.body.append(a); a.click(); a.remove();
 }
 
+// --- the audit trail ----------------------------------------------------------------------------
+async function showAudit() {
+  const q = new URLSearchParams({ limit: "500" });
+  const actorQ = $("audit-actor").value.trim(), deviceQ = $("audit-device").value.trim(), kindQ = $("audit-kind").value;
+  if (actorQ) q.set("actor", actorQ);
+  if (deviceQ) q.set("device_id", deviceQ);
+  if (kindQ) q.set("kind", kindQ);
+  let rows = [];
+  try {
+    rows = await api("/api/v1/audit?" + q.toString());
+  } catch (err) {
+    $("action-error").textContent = err.message;
+  }
+  const detail = (d) => (d && typeof d === "object" ? Object.entries(d).map(([k, v]) => k + "=" + JSON.stringify(v)).join(" ") : "");
+  fillBody("audit", rows.map((r) => el("tr", { "data-audit": r.id, "data-action": r.action },
+    el("td", {}, clock(r.at, true)), el("td", {}, r.actor), el("td", {}, r.role ? t("role_" + r.role) : ""),
+    el("td", {}, r.kind), el("td", {}, r.action), el("td", {}, r.device_id || ""),
+    el("td", { class: "wide" }, r.target || ""), el("td", { class: "wide detail" }, detail(r.detail)))));
+  $("audit-empty").hidden = rows.length > 0;
+}
+
 // --- views --------------------------------------------------------------------------------------
 function currentRoute() {
   const hash = location.hash.replace(/^#\/?/, "");
   if (hash.startsWith("elevator/")) return { view: "elevator", device: decodeURIComponent(hash.slice(9)) };
   if (hash === "elevators") return { view: "elevators" };
   if (hash === "reports") return { view: "reports" };
+  if (hash === "audit") return { view: "audit" };
   return { view: "overview" };
 }
 function showView() {
@@ -697,6 +719,7 @@ function showView() {
   for (const v of document.querySelectorAll(".view")) v.hidden = v.id !== "view-" + route.view;
   for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.view === route.view);
   if (route.view === "elevator") showElevator(route.device);
+  if (route.view === "audit") showAudit();
   if (route.view === "reports" && Date.now() - state.reportsAt > 5000) refreshReports().catch((err) => { $("action-error").textContent = err.message; });
 }
 
@@ -770,6 +793,8 @@ function showWho(account) {
   $("read-only").hidden = canAct();
   // District-wide figures are not a company's to see (the server refuses them): no tab for it.
   document.querySelector("#nav a[data-view='reports']").hidden = state.role === "company";
+  // The audit trail is for administrators and regulators (GET /api/v1/audit admits those two).
+  document.querySelector("#nav a[data-view='audit']").hidden = !["admin", "regulator"].includes(state.role);
 }
 
 async function whoAmI() {
@@ -833,6 +858,8 @@ function init() {
   $("open-case").addEventListener("click", (event) => openCase(event.target.dataset.device, event.target));
   for (const id of ["search", "filter", "sort"]) $(id).addEventListener("input", renderElevators);
   $("stats-csv").addEventListener("click", exportCsv);
+  $("audit-refresh").addEventListener("click", showAudit);
+  for (const id of ["audit-actor", "audit-device", "audit-kind"]) $(id).addEventListener("change", showAudit);
   window.addEventListener("hashchange", showView);
   setInterval(() => refresh(["elevators", "alarms", "cases"]), SLOW_REFRESH_MS);
   setInterval(() => refresh(["registry"]), REGISTRY_REFRESH_MS);  // addresses and codes change rarely

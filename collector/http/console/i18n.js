@@ -165,6 +165,10 @@ const WORDS = {
   notify_title: ["困人报警：{d}", "Passengers trapped: {d}"],
   role_duty_officer: ["值班员", "duty officer"], role_regulator: ["监管", "regulator"],
   role_company: ["维保单位", "maintenance company"], role_admin: ["管理员", "admin"], role_null: ["", ""],
+  nav_audit: ["操作审计", "Audit trail"], audit: ["操作审计（只增不改）", "Audit trail (append-only)"],
+  audit_actor: ["操作人", "Actor"], audit_role: ["角色", "Role"], audit_kind: ["类别", "Kind"],
+  audit_action: ["操作", "Action"], audit_target: ["对象", "Target"], audit_detail: ["内容", "Detail"],
+  audit_refresh: ["刷新", "Refresh"], audit_empty: ["没有符合条件的记录。", "No matching entries."],
   read_only: ["只读账号：不能操作工单", "Read-only account: cannot act on cases"],
 };
 
