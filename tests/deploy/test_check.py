@@ -136,6 +136,7 @@ def test_healthy_lift_passes_live_in_an_80_column_terminal(tmp_path: Path, broke
         live = wait_for(
             lambda: (s := term.screen()) and "press the alarm button in the car now" in s and "run status" in s and s,
             timeout_s=30,
+            interval_s=0.1,  # each look is a tmux process: gentle on a shared machine
             what="the live screen asking for the alarm button",
         )
         for signal in ("speed", "floor", "mode normal", "door_closed", "leveling_up", "presence", "mains"):
@@ -150,7 +151,9 @@ def test_healthy_lift_passes_live_in_an_80_column_terminal(tmp_path: Path, broke
         coloured = term.screen(escapes=True)
         assert "\x1b[" in coloured, "a terminal without NO_COLOR gets coloured verdicts"
         sim.inject("alarm_button")
-        end = wait_for(lambda: (s := term.screen()) and "EXIT=" in s and s, timeout_s=75, what="check to end")
+        end = wait_for(
+            lambda: (s := term.screen()) and "EXIT=" in s and s, timeout_s=75, interval_s=0.25, what="check to end"
+        )
     finally:
         term.kill()
     assert "check: pass" in end and "EXIT=0" in end, end + (tmp_path / "check.err").read_text()
@@ -173,9 +176,10 @@ def test_no_color_in_a_small_terminal_prints_plain_words_that_fit(tmp_path: Path
         live = wait_for(
             lambda: (s := term.screen(escapes=True)) and "run status" in s and "clock" in s and s,
             timeout_s=30,
+            interval_s=0.1,
             what="the live screen",
         )
-        wait_for(lambda: "EXIT=" in term.screen(), timeout_s=40, what="check to end")
+        wait_for(lambda: "EXIT=" in term.screen(), timeout_s=40, interval_s=0.25, what="check to end")
         end = term.screen(escapes=True)
     finally:
         term.kill()
