@@ -17,7 +17,7 @@ from aiohttp import web
 
 from collector.accounts.roles import ANYONE
 from collector.accounts.store import AccountStore
-from collector.http import account_routes, routes
+from collector.http import account_routes, alarm_acks, routes
 from collector.http.auth import install, only_visible, require_visible
 from collector.http.body import CLIENT_MAX_SIZE
 from collector.http.console import add_console_routes
@@ -146,7 +146,8 @@ async def alarms(request: web.Request) -> web.Response:
     if device_id is not None:
         await require_visible(request, device_id)
     rows = await request.app[STORE_KEY].alarms(_bool_param(request, "active"), device_id, _limit(request))
-    return web.json_response(await only_visible(request, [alarm_json(a) for a in rows]))
+    shown = await only_visible(request, [alarm_json(a) for a in rows])
+    return web.json_response(await alarm_acks.add_acks(request.app[STORE_KEY], shown))
 
 
 async def events(request: web.Request) -> web.Response:
@@ -204,6 +205,7 @@ def make_app(
     install(app, token, accounts)
     routes.register(app, ROUTES)
     routes.register(app, account_routes.ROUTES)
+    routes.register(app, alarm_acks.ROUTES)
     add_console_routes(app)  # the duty officer's page at /console/ (static; its data requests carry credentials)
     routes.register(app, CONSOLE_ROUTES)
     return app
@@ -243,6 +245,9 @@ SCHEMAS: dict[str, Any] = {
             "active": {"type": "boolean"},
             "floor": {"type": "integer"},
             "fault_code": {"type": "integer"},
+            "acknowledged_by": {"type": "string", "nullable": True},
+            "acknowledged_at": {"type": "string", "format": "date-time", "nullable": True},
+            "assigned_to": {"type": "string", "nullable": True},
             "cleared_after_restart": {
                 "type": "boolean",
                 "description": "present once cleared: the agent found the condition ended on its first "

@@ -286,6 +286,18 @@ MIGRATIONS: Sequence[Migration] = (
         "accounts, named API tokens, sign-in sessions and the audit trail (issue 15; collector/accounts/)",
         ACCOUNT_TABLES,
     ),
+    Migration(
+        5,
+        "alarm acknowledgement and assignment (issue 15: who saw an alarm, who takes it)",
+        """CREATE TABLE IF NOT EXISTS alarm_acks (
+            alarm_id BIGINT PRIMARY KEY,
+            device_id TEXT NOT NULL,
+            acked_by TEXT NOT NULL,
+            acked_ms BIGINT NOT NULL,
+            assigned_to TEXT,
+            note TEXT NOT NULL
+        )""",
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

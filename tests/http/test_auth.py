@@ -20,8 +20,8 @@ from aiohttp.test_utils import TestServer
 
 from collector.accounts.store import AccountsConfig, AccountStore, LoginRefused
 from collector.config import CollectorConfig
-from collector.http import routes
-from collector.http.api import make_app
+from collector.http import alarm_acks, routes
+from collector.http.api import STORE_KEY, make_app
 from collector.http.auth import AUTH_KEY
 from collector.http.body import LARGE_BODY_BYTES
 from collector.http.city_api import CityConfig
@@ -33,6 +33,7 @@ from collector.platform.identity import FIELDS
 from collector.platform.service import Platform, PlatformConfig
 from collector.store import open_store
 from tests.collector.conftest import Running, db_url, make_config, pg_database, sqlite_url, token_file  # noqa: F401
+from tests.platform.helpers import ev, rows
 from tests.support.services import Broker
 
 MACHINE = "machine-token-0123456789"
@@ -405,6 +406,16 @@ async def test_account_tables_on_both_engines(db_url: str) -> None:  # noqa: F81
 
         with pytest.raises(Exception, match="append-only"):
             await db.run(tamper)
+        # The acknowledgement's upsert (alarm_acks, migration 5) on this engine: a second one replaces the first.
+        for by in ("wang", "li"):
+            await db.run(
+                lambda cur, by=by: cur.execute(
+                    db.q(alarm_acks.UPSERT),
+                    (7, "lift-a", by, 1, None, ""),
+                )
+            )
+        got = await db.run(lambda cur: (cur.execute("SELECT alarm_id, acked_by FROM alarm_acks"), cur.fetchall())[1])
+        assert [tuple(r) for r in got] == [(7, "li")]
 
 
 async def test_a_user_made_by_the_command_signs_in_on_runs_port(
@@ -435,3 +446,28 @@ async def test_a_user_made_by_the_command_signs_in_on_runs_port(
         ] and rows[1]["actor"].startswith("cli:")
     finally:
         await col.close()
+
+
+async def test_acknowledging_an_alarm_names_the_caller_and_is_audited(served: Served) -> None:
+    store = served.app[STORE_KEY]
+    for dev in ("lift-a", "lift-b"):
+        await store.commit(rows(dev, [ev(1, 10, "controller_fault", "raise")]))
+    alarms = {a["device_id"]: a for a in (await served.call("GET", "/api/v1/alarms", MACHINE))[1]}
+    assert alarms["lift-a"]["acknowledged_by"] is None
+    a, b = alarms["lift-a"]["id"], alarms["lift-b"]["id"]
+    acme = served.tokens["company"]
+    assert (await served.call("POST", f"/api/v1/alarms/{b}/ack", acme, {}))[0] == 403  # not its elevator
+    assert (await served.call("POST", f"/api/v1/alarms/{a}/ack", served.tokens["regulator"], {}))[0] == 403
+    assert (await served.call("POST", "/api/v1/alarms/999999/ack", MACHINE, {}))[0] == 404
+    assert (await served.call("POST", "/api/v1/alarms/x1/ack", MACHINE, {}))[0] == 400
+    status, body = await served.call("POST", f"/api/v1/alarms/{a}/ack", acme, {"assign_to": "crew-3", "actor": "x"})
+    assert status == 200 and body["acknowledged_by"] == "acme-bot", body
+    (shown,) = (await served.call("GET", "/api/v1/alarms", acme))[1]
+    assert (shown["id"], shown["acknowledged_by"], shown["assigned_to"]) == (a, "acme-bot", "crew-3")
+    (entry,) = (await served.call("GET", "/api/v1/audit?kind=alarm", MACHINE))[1]
+    assert (entry["actor"], entry["action"], entry["device_id"], entry["detail"]["assign_to"]) == (
+        "acme-bot",
+        "ack",
+        "lift-a",
+        "crew-3",
+    )
