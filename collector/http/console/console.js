@@ -22,7 +22,7 @@ const $ = (id) => document.getElementById(id);
 const state = {
   elevators: [], alarms: [], cases: [], closedCases: [], registry: new Map(), deliveries: null,
   settings: { time_zone: "Asia/Shanghai", response_limit_s: 45, arrival_limit_s: 1800, stale_after_s: 60 },
-  platformOk: null, lastOk: null, reportsAt: 0, role: null, user: null, company: null, accounts: false,
+  platformOk: null, lastOk: null, reportsAt: 0, role: null, user: null, company: null, accounts: false, live: null,
   stream: { connected: false, lastData: 0, abort: null, retryMs: 1000 },
   alerted: new Map(),  // device -> {beepAt, notifyAt}: entrapments that still wait for a response
 };
@@ -419,19 +419,28 @@ function renderStatistics(figures) {
 
 // --- the page of one elevator -------------------------------------------------------------------
 let chart = null;
-async function showElevator(dev) {
+function renderFacts(dev) {
   const id = ident(dev);
   const e = state.elevators.find((x) => x.device_id === dev);
-  $("elevator-title").textContent = t("elevator_page", { d: dev });
+  const s = e && e.state;
   const facts = [
     [t("col_address"), id.address || t("not_registered")], [t("rescue_code"), id.rescue_code],
     [t("registration_code"), id.registration_code], [t("company"), id.maintenance_company],
     [t("using_unit"), id.using_unit], [t("district"), id.district || id.area_code],
     [t("col_link"), e ? (e.online ? t("online") : t("offline")) : ""], [t("col_last_seen"), e ? ago(e.last_seen) : ""],
-    [t("col_floor"), e && e.state ? e.state.floor : ""],
+    [t("col_floor"), s ? s.floor : ""], [t("col_state"), e ? motionOf(e, trappedDevices()) : ""],
+    [t("col_door"), s && s.door ? t("door_" + s.door) : ""], [t("col_mode"), s && s.mode ? t("mode_" + s.mode) : ""],
   ].filter(([, v]) => v != null && v !== "");
   $("elevator-facts").replaceChildren(...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+}
+
+async function showElevator(dev) {
+  $("elevator-title").textContent = t("elevator_page", { d: dev });
+  renderFacts(dev);
   $("open-case").hidden = !canAct();
+  $("live-view").hidden = !(state.role === null || ["duty_officer", "admin"].includes(state.role));
+  $("live-view").dataset.device = dev;
+  liveTick();
   $("open-case").dataset.device = dev;
   $("open-case-result").textContent = "";
   const since = new Date(Date.now() - 86400000).toISOString();
@@ -684,6 +693,28 @@ async function exportCsv(event) {
   document.body.append(a); a.click(); a.remove();
 }
 
+// --- live view: full-rate status from one agent for a bounded time (POST .../live) --------------
+async function startLive(dev, button) {
+  button.disabled = true;
+  try {
+    const answer = await api("/api/v1/elevators/" + encodeURIComponent(dev) + "/live", { method: "POST", body: JSON.stringify({ seconds: 120 }) });
+    state.live = { device: dev, until: Date.parse(answer.until) || Date.now() + 120000, error: "" };
+  } catch (err) {
+    state.live = { device: dev, until: 0, error: t("live_failed", { m: err.message }) };
+  } finally {
+    liveTick();
+    button.disabled = false;
+  }
+}
+function liveTick() {
+  // While the live view runs and its elevator's page is open, the page follows the car each second.
+  const live = state.live, route = currentRoute();
+  const on = live && Date.now() < live.until && route.view === "elevator" && route.device === live.device;
+  const here = live && route.view === "elevator" && route.device === live.device;
+  $("live-state").textContent = on ? t("live_on", { d: duration((live.until - Date.now()) / 1000) }) : here ? live.error : "";
+  if (on) refresh(["elevators"]).then(() => renderFacts(live.device));
+}
+
 // --- the audit trail ----------------------------------------------------------------------------
 async function showAudit() {
   const q = new URLSearchParams({ limit: "500" });
@@ -864,7 +895,8 @@ function init() {
   setInterval(() => refresh(["elevators", "alarms", "cases"]), SLOW_REFRESH_MS);
   setInterval(() => refresh(["registry"]), REGISTRY_REFRESH_MS);  // addresses and codes change rarely
   setInterval(() => { if (currentRoute().view === "reports" && Date.now() - state.reportsAt > REPORTS_REFRESH_MS) refreshReports().catch(() => {}); }, 5000);
-  setInterval(() => { tickTimers(); alertTick(); watchStream(); }, 1000);
+  setInterval(() => { tickTimers(); alertTick(); watchStream(); liveTick(); }, 1000);
+  $("live-view").addEventListener("click", (event) => startLive(event.target.dataset.device, event.target));
   loadSettings().then(() => { if (signedIn()) start(); else signOut(""); });
 }
 

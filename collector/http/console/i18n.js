@@ -169,6 +169,8 @@ const WORDS = {
   audit_actor: ["操作人", "Actor"], audit_role: ["角色", "Role"], audit_kind: ["类别", "Kind"],
   audit_action: ["操作", "Action"], audit_target: ["对象", "Target"], audit_detail: ["内容", "Detail"],
   audit_refresh: ["刷新", "Refresh"], audit_empty: ["没有符合条件的记录。", "No matching entries."],
+  live_view: ["实时查看（2 分钟）", "Live view (2 min)"], live_on: ["实时查看中，剩余 {d}", "live view on, {d} left"],
+  live_failed: ["实时查看未开启：{m}", "live view not started: {m}"],
   read_only: ["只读账号：不能操作工单", "Read-only account: cannot act on cases"],
 };
 
