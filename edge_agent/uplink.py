@@ -54,6 +54,7 @@ from protocols.topics import ack_topic, command_topic, presence_topic, uplink_to
 log = logging.getLogger(__name__)
 
 WallClock = Callable[[], tuple[int, bool]]  # -> (wall_ms, clock_synced)
+PIGGYBACK_MAX = 20  # status-class records an event frame carries along at most
 HELD = frozenset({RecordKind.TRIP, RecordKind.DOOR_CYCLE, RecordKind.HEARTBEAT})  # may wait for a frame to share
 
 
@@ -308,7 +309,10 @@ class Uplink:
             if len(cursor.inflight) < up.window_batches:
                 limit = up.batch_max_records
                 ev = await self.outbox.fetch_wire(cursor.events, True, limit)
-                st = await self.outbox.fetch_wire(cursor.status, False, limit - len(ev)) if len(ev) < limit else []
+                # An event frame carries a few waiting records along (held ones, the state just before it),
+                # never a backlog: on a slow link the alarm must not wait for a big frame.
+                room = min(limit - len(ev), PIGGYBACK_MAX) if ev else limit
+                st = await self.outbox.fetch_wire(cursor.status, False, room) if room > 0 else []
                 events = bool(ev)
                 if not ev and st and len(st) < limit and all(r.kind in HELD for r in st):
                     # Due when the oldest has waited hold_s, or when the last frame left hold_s ago: with a

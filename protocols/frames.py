@@ -12,7 +12,7 @@ Byte 0 of the array is the *head*, one positive fixint that says what follows::
           version    kind      clock_synced
     version: 1 (FORMAT_VERSION); a head with another version is refused
     kind:    1 status, 2 event, 3 heartbeat (a single record)
-             4 batch (many records), 5 ack, 6 presence
+             4 batch (many records), 5 ack, 6 presence, 7 command (collector -> agent)
     (trip and door-cycle records, record kinds 4 and 5, travel only inside batches: a lone one
     is a batch of one)
     clock_synced: the gateway's wall clock was synchronized (0 for batch and ack)
