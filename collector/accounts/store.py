@@ -43,6 +43,7 @@ APPEND_ONLY = {
     ],
 }
 AUDIT_LIMIT_MAX = 10_000
+MAX_SESSIONS = 20  # per account: a browser per desk and phone, not a table that grows with every sign-in
 
 
 class AccountError(CollectorError):
@@ -247,6 +248,14 @@ class AccountStore:
         def ok_tx(cur: Any) -> None:
             cur.execute(q("UPDATE accounts SET failed_logins = 0 WHERE username = ?"), (username,))
             cur.execute(q("DELETE FROM account_sessions WHERE expires_ms < ?"), (now_ms,))
+            # Bounded: an account keeps its newest MAX_SESSIONS - 1 sessions besides this one.
+            cur.execute(
+                q(
+                    "DELETE FROM account_sessions WHERE username = ? AND id_sha256 NOT IN (SELECT id_sha256 "
+                    "FROM account_sessions WHERE username = ? ORDER BY created_ms DESC, id_sha256 LIMIT ?)"
+                ),
+                (username, username, MAX_SESSIONS - 1),
+            )
             cur.execute(
                 q(
                     "INSERT INTO account_sessions (id_sha256, username, csrf_token, created_ms, expires_ms) "

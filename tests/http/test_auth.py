@@ -23,7 +23,7 @@ from collector.config import CollectorConfig
 from collector.http import alarm_acks, routes
 from collector.http.api import STORE_KEY, make_app
 from collector.http.auth import AUTH_KEY
-from collector.http.body import LARGE_BODY_BYTES
+from collector.http.body import LARGE_BODY_BYTES, SMALL_BODY_BYTES
 from collector.http.city_api import CityConfig
 from collector.http.platform_routes import add_platform_routes
 from collector.http.platform_server import make_platform_app
@@ -392,6 +392,9 @@ async def test_account_tables_on_both_engines(db_url: str) -> None:  # noqa: F81
         session_id, who = await store.login("wang", PASSWORD, 1000)
         assert who.role == "duty_officer" and (await store.session(session_id, 2000)) == who
         assert await store.session(session_id, 1000 + 13 * 3600 * 1000) is None, "expired"
+        for i in range(20):  # MAX_SESSIONS more sign-ins: the first session is dropped (the bound's SQL here)
+            await store.login("wang", PASSWORD, 1001 + i)
+        assert await store.session(session_id, 2000) is None
         for _ in range(2):
             with pytest.raises(LoginRefused):
                 await store.login("wang", "wrong password", 3000)
@@ -399,7 +402,7 @@ async def test_account_tables_on_both_engines(db_url: str) -> None:  # noqa: F81
             await store.login("wang", PASSWORD, 4000)
         assert refused.value.status == 429
         rows = await store.audit_entries(actor="wang")
-        assert [r["action"] for r in rows] == ["locked_out", "login"]
+        assert [r["action"] for r in rows] == ["locked_out"] + ["login"] * 21
 
         def tamper(cur: Any) -> None:
             cur.execute("UPDATE audit_log SET actor = 'x'")
@@ -471,3 +474,26 @@ async def test_acknowledging_an_alarm_names_the_caller_and_is_audited(served: Se
         "lift-a",
         "crew-3",
     )
+
+
+async def test_sessions_per_account_are_bounded(served: Served) -> None:
+    from collector.accounts.store import MAX_SESSIONS
+
+    first, _ = await served.accounts.login("wang", PASSWORD, served.clock())
+    for i in range(MAX_SESSIONS):
+        await served.accounts.login("wang", PASSWORD, served.clock() + 1 + i)
+    assert await served.accounts.session(first, served.clock() + 100) is None, "the oldest session went"
+    count = await served.accounts.db.run(
+        lambda cur: (cur.execute("SELECT COUNT(*) FROM account_sessions"), cur.fetchone())[1][0]
+    )
+    assert count == MAX_SESSIONS
+
+
+async def test_hostile_sign_in_bodies_are_4xx_naming_the_problem(served: Served) -> None:
+    assert (await served.call("POST", "/api/v1/login", None, b"x" * (SMALL_BODY_BYTES + 1)))[0] == 413
+    status, body = await served.call("POST", "/api/v1/login", None, b"[" * 5000 + b"]" * 5000)
+    assert status == 400 and "nests deeper" in body["error"], body
+    status, body = await served.call("POST", "/api/v1/login", None, {"username": 5, "password": PASSWORD})
+    assert status == 400 and "username" in body["error"], body
+    status, body = await served.call("POST", "/api/v1/login", None, {"username": "wang", "password": "p" * 5000})
+    assert status == 401, body  # an over-long password is a wrong one, not a 500 or a slow hash
