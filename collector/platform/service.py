@@ -14,8 +14,10 @@ neither misses nor repeats anything.
 How it learns of alarms: on the ingest's own store (one process) the store tells it, right after
 each commit, which alarms that commit opened and closed (`alarms_changed`), and the worker acts on
 those rows at once: a rescue case opens in the same second as its alarm's commit. The alarms table
-is scanned only to catch up at start-up (what was committed while the platform was not running,
-or told and not yet handled when it stopped). A platform with its own store (its own process next
+is scanned only to catch up: at start-up (what was committed while the platform was not running,
+or told and not yet handled when it stopped), and on PostgreSQL when the database notifies a
+commit of alarms by another process (collectors sharing one subscription, the others run with
+`--no-platform`). A platform with its own store (its own process next
 to a collector) is told nothing and scans at every pass, as before.
 """
 
@@ -335,17 +337,30 @@ class Platform:
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self._worker(), name="platform-worker")
+            if self.told and self.db.notifies_alarms:
+                tg.create_task(self._foreign_commits(), name="platform-foreign-commits")
             tg.create_task(self.webhook_sender.run(), name="platform-webhooks")
             if self.feed_sender is not None:
                 tg.create_task(self.feed_sender.run(), name="platform-city-feed")
 
+    async def _foreign_commits(self) -> None:
+        """Collectors sharing this database and its subscription (run with --no-platform) commit
+        alarms this platform is not told of in process: the database says when, and the next
+        pass scans for them."""
+        async for _ in self.db.foreign_alarm_commits():
+            self._scan_due["alarms"] = True
+            self._scan_due["events"] = True
+            self.wake()
+
     async def _worker(self) -> None:
         while True:
+            # Cleared before the pass, not after: a wake-up that comes during a pass (alarms told
+            # after it looked) makes the next pass start at once instead of being lost.
+            self._wake.clear()
             res = await self.tick()
             wait_s = self.config.poll_s
             if res.next_deadline_ms is not None:
                 wait_s = min(wait_s, max(0.0, (res.next_deadline_ms - self.clock()) / 1000))
-            self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=max(wait_s, 0.01))
             except TimeoutError:

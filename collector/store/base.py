@@ -26,7 +26,7 @@ import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
@@ -140,6 +140,18 @@ class Store(abc.ABC):
 
     def _retryable(self, exc: BaseException) -> bool:
         return False
+
+    notifies_alarms = False  # other processes on the database learn of alarm commits (see below)
+
+    def _notify_alarms(self, cur: Any) -> None:  # noqa: B027 - optional hook
+        """Inside a transaction that changed alarms: tell the other processes on this database
+        (engines with several writers), delivered when it commits."""
+
+    async def foreign_alarm_commits(self) -> AsyncIterator[None]:
+        """Once per commit that changed alarms made by another process on this database (several
+        collectors sharing one subscription), for engines where `notifies_alarms`."""
+        raise NotImplementedError(f"{self.engine_name} does not tell other processes")
+        yield  # pragma: no cover - makes this an async generator
 
     def _lock_schema(self, cur: Any) -> None:  # noqa: B027 - optional hook
         """Serialize migrations of processes starting at once (engines with concurrent writers)."""
@@ -326,6 +338,8 @@ class Store(abc.ABC):
                 )
                 for r in events:
                     self._merge_alarm(cur, r, res)
+            if res.alarm_changes:
+                self._notify_alarms(cur)
         return res
 
     def _bulk_insert(
@@ -575,6 +589,8 @@ class Store(abc.ABC):
                     (at_ms, device_id, OFFLINE_ALARM),
                 )
                 changes = [AlarmChange.of(row) for row in cur.fetchall()]
+                if changes:
+                    self._notify_alarms(cur)
             else:
                 cur.execute(
                     self.q("UPDATE devices SET online = FALSE, presence_ms = ? WHERE device_id = ?"),
@@ -611,6 +627,8 @@ class Store(abc.ABC):
                     (device_id, OFFLINE_ALARM, ref + silence_ms, now_ms),
                 )
                 raised += [AlarmChange.of(row) for row in cur.fetchall()]
+            if raised:
+                self._notify_alarms(cur)
         return raised
 
     # --- queries for the API ---------------------------------------------------------------

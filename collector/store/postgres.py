@@ -11,7 +11,7 @@ retries the whole batch, which is safe because nothing was acknowledged yet.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -21,6 +21,8 @@ from psycopg import errors as pg_errors
 from collector.errors import StoreError
 from collector.model import RecordRow
 from collector.store.base import STREAM_COLUMNS, CommitResult, Store
+
+ALARM_CHANNEL = "elev_alarm_commits"
 
 RECORD_COLUMNS = (
     "device_id",
@@ -55,6 +57,28 @@ class PostgresStore(Store):
         except psycopg.Error as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise StoreError(f"cannot connect to PostgreSQL at {_redact(self.url)}: {first}") from None
+
+    notifies_alarms = True
+
+    def _notify_alarms(self, cur: Any) -> None:
+        cur.execute("SELECT pg_notify(%s, '')", (ALARM_CHANNEL,))
+
+    async def foreign_alarm_commits(self) -> AsyncIterator[None]:
+        """LISTEN on a connection of its own; notifications from this store's own connection
+        (its commits were told in process already) are skipped."""
+        if self._conn is None:
+            raise StoreError("store is closed")
+        own_pid = self._conn.info.backend_pid
+        try:
+            async with await psycopg.AsyncConnection.connect(self.url, autocommit=True, connect_timeout=10) as conn:
+                await conn.execute(f"LISTEN {ALARM_CHANNEL}")
+                yield  # listening: what was committed before is for a catch-up scan
+                async for note in conn.notifies():
+                    if note.pid != own_pid:
+                        yield
+        except psycopg.Error as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StoreError(f"PostgreSQL (listening for alarm commits): {first}") from None
 
     def _lock_schema(self, cur: Any) -> None:
         # Concurrent first starts of several processes: serialize the migrations on one lock.
