@@ -65,15 +65,20 @@ def timed_get(url: str, timeout_s: float = 10.0) -> tuple[float, int]:
     return time.perf_counter() - t0, status
 
 
-def stored_total(base: str) -> int:
+def metric(base: str, name: str) -> float:
+    """One unlabelled sample from /metrics; -1 when it cannot be read."""
     try:
         with urllib.request.urlopen(base + "/metrics", timeout=10) as r:
             for line in r.read().decode().splitlines():
-                if line.startswith("collector_records_stored_total "):
-                    return int(float(line.split()[1]))
+                if line.startswith(name + " "):
+                    return float(line.split()[1])
     except OSError:
         pass
-    return -1
+    return -1.0
+
+
+def stored_total(base: str) -> int:
+    return int(metric(base, "collector_records_stored_total"))
 
 
 def frame(epoch: int, first_seq: int, n: int) -> bytes:
@@ -178,14 +183,16 @@ def main() -> int:
     base = f"http://127.0.0.1:{http}"
 
     def start_collector() -> subprocess.Popen[bytes]:
+        """Start it and wait until its broker session is up (/healthz is 200 before that)."""
         col = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
         for _ in range(600):
-            if timed_get(base + "/healthz", 1.0)[1] == 200:
+            if metric(base, "collector_mqtt_connected") == 1:
                 return col
             time.sleep(0.05)
         raise RuntimeError(f"collector did not come up (see {work / 'collector.log'})")
 
     col = start_collector()  # creates the persistent session and its shared subscription
+    time.sleep(1.0)  # its SUBSCRIBE is sent with the connection; give the broker time to take it
     col.terminate()
     col.wait(30)
     try:
@@ -196,7 +203,7 @@ def main() -> int:
         col = start_collector()
         t0 = time.monotonic()
         while (n := stored_total(base)) < calibrated:
-            if time.monotonic() - t0 > 900:
+            if time.monotonic() - t0 > 900 or (n <= 0 and time.monotonic() - t0 > 60):
                 raise RuntimeError(f"calibration backlog not drained: {n} of {calibrated}")
             time.sleep(0.1)
         store_rate = calibrated / (time.monotonic() - t0)

@@ -121,7 +121,7 @@ class MqttSession:
         """Stop reading the socket: the broker keeps what it cannot deliver."""
         if not self._paused:
             self._paused = True
-            if self._sock is not None and self._loop is not None:
+            if self._sock is not None and self._loop is not None and self.connected.is_set():
                 self._loop.remove_reader(self._sock)
 
     def resume(self) -> None:
@@ -233,16 +233,20 @@ class MqttSession:
             misc.cancel()
 
     async def _misc(self, client: paho.Client) -> None:
+        """paho's keep-alive and retries. Not while paused: its PINGRESP waits unread behind the
+        paused stream, and paho would drop a healthy session after two keep-alives (the broker
+        still hears the acknowledgements; should it drop us after a long store outage, the
+        resumed read sees the close and the session reconnects)."""
         while True:
             await asyncio.sleep(MISC_INTERVAL_S)
-            client.loop_misc()
+            if not self._paused:
+                client.loop_misc()
 
     def _attach(self, sock: Any) -> None:
         if self._loop is None or self._client is None:
             return
         self._sock = sock
-        if not self._paused:
-            self._loop.add_reader(sock, self._read)
+        self._loop.add_reader(sock, self._read)  # even paused: the CONNACK must be read
         if self._client.want_write():
             self._loop.add_writer(sock, self._write)
 
@@ -262,8 +266,13 @@ class MqttSession:
             self._loop.remove_writer(sock)
 
     def _read(self) -> None:
-        if self._client is not None and not self._paused and self._sock is not None:
-            self._client.loop_read()
+        if self._client is None or self._sock is None:
+            return
+        if self._paused and self.connected.is_set():
+            if self._loop is not None:
+                self._loop.remove_reader(self._sock)
+            return
+        self._client.loop_read()
 
     def _write(self) -> None:
         if self._client is not None and self._sock is not None:

@@ -32,7 +32,8 @@ from protocols import frames, topics
 log = logging.getLogger("collector.ingest")
 
 SLOW_QUEUE_MAX = 1000  # presence and look-up frames waiting for `run_slow`
-RAW_BYTES_MAX = 8 << 20  # encoded frames waiting for the decoder; reading pauses beyond
+RAW_FRAMES_MAX = 256  # encoded frames waiting for the decoder while the writer's queue is full
+RAW_BYTES_MAX = 4 << 20  # and their bytes; reading pauses at either bound
 DECODE_SLICE_S = 0.002  # the decoder yields to the event loop this often (HTTP answers in between)
 STORE_RETRY_MAX_S = 5.0
 GAUGE_REFRESH_S = 1.0  # how often `run_gauges` reads the store's figures (and so probes it)
@@ -202,18 +203,33 @@ class Ingest:
 
     def _check_bound(self) -> None:
         """Pause reading when the records and frames waiting reach `queue_max_records`, the
-        encoded frames `RAW_BYTES_MAX`, or the slow path its bound; resume below half."""
+        encoded frames `RAW_FRAMES_MAX` or `RAW_BYTES_MAX`, or the slow path its bound; resume
+        when all are below half. Frames are bounded apart from records because one frame may
+        hold a hundred (counted as one, 20,000 waiting frames were two million records and
+        reading stayed paused for minutes)."""
         session = self.session
         bound = self.config.queue_max_records
-        waiting = len(self._pending) + len(self._raw)
+        raw = len(self._raw)
+        waiting = len(self._pending) + raw
         depth = waiting + len(self._slow)
         if depth > self.queue_depth_max:
             self.queue_depth_max = depth
-        full = waiting >= bound or self._raw_bytes >= RAW_BYTES_MAX or len(self._slow) >= SLOW_QUEUE_MAX
+        full = (
+            waiting >= bound
+            or raw >= RAW_FRAMES_MAX
+            or self._raw_bytes >= RAW_BYTES_MAX
+            or len(self._slow) >= SLOW_QUEUE_MAX
+        )
         if full and not session.paused:
             session.pause()
             self.metrics.backpressure_pauses += 1
-        elif session.paused and not full and waiting <= bound // 2 and self._raw_bytes <= RAW_BYTES_MAX // 2:
+        elif (
+            session.paused
+            and not full
+            and waiting <= bound // 2
+            and raw <= RAW_FRAMES_MAX // 2
+            and self._raw_bytes <= RAW_BYTES_MAX // 2
+        ):
             session.resume()
 
     def health(self) -> tuple[bool, str]:

@@ -8,12 +8,13 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from collector.ingest.mqtt_session import OUT_WINDOW
 from tests.collector.conftest import TOKEN, Running, make_config, wait_until
 from tests.collector.publisher import Publisher, statuses
 from tests.support.services import Broker
 
 BOUND = 100
-ONE_READ = 1000  # paho reads at most (in-flight out + in) packets per readable event
+ONE_READ = OUT_WINDOW + 1  # paho reads at most (its outgoing messages + 1) packets per readable event
 
 
 async def test_flood_keeps_the_queue_bounded_and_loses_nothing(tmp_path: Path, broker: Broker) -> None:
