@@ -98,6 +98,8 @@ async def h_case_open(request: web.Request) -> web.Response:
         case = await _p(request).open_manual(dev, principal(request).name, note)
     except KeyError:
         return _error(404, f"no elevator {dev!r}")
+    except RefusedTransition as exc:  # the car has an open case: one car, one case
+        return _error(409, str(exc))
     except RescueError as exc:
         return _error(400, str(exc))
     await audit(request, "rescue_case", "open", dev, case.get("case_id"), {"note": note})
@@ -342,8 +344,10 @@ ROUTES = [
         status=201,
         response=_OBJ,
         body=_json_body_of(["device_id"], device_id=_S, note=_S),
-        notes="The actor recorded is the caller's account or token name.",
-        extra_responses={"404": "no such elevator"},
+        notes="The actor recorded is the caller's account or token name. One car, one case: while the car "
+        "has an open case (opened by the detector or by an earlier call) the answer is 409 naming it; an "
+        "entrapment the detector raises on a car whose case was opened by phone joins that case.",
+        extra_responses={"404": "no such elevator", "409": "the car already has an open case (named)"},
     ),
     Route(
         "GET",

@@ -46,7 +46,7 @@ from collector.outbound.webhooks import WebhookConfig, WebhookSender
 from collector.platform import identity, maintenance, rescue, statistics
 from collector.platform.identity import ElevatorIdentity, IdentityError
 from collector.platform.maintenance import InspectionEvent, MaintenanceConfig, Session, StatusPoint
-from collector.platform.rescue import RescueCase, RescueConfig, RescueError, Status, Step
+from collector.platform.rescue import RefusedTransition, RescueCase, RescueConfig, RescueError, Status, Step
 from collector.store import AlarmChange, Store, open_store
 from collector.times import iso
 
@@ -488,12 +488,41 @@ class Platform:
                         a.device_id,
                         iso(a.raised_ms),
                     )
+                elif (joined := self._join_open_case(cur, a.device_id, a.id, a.floor)) is not None:
+                    log.warning("entrapment alarm %d on %s joins the open case %s", a.id, a.device_id, joined)
                 else:
                     self._open_case(
                         cur, f"RC-{a.id}", a.device_id, a.raised_ms, a.id, a.floor, now_ms, ident(a.device_id), res
                     )
             marks[a.id] = a.cleared_ms is None
         self._seen(cur, "alarms", sorted(marks.items()))
+
+    def _open_case_of(self, cur: Any, dev: str) -> str | None:
+        """The car's open rescue case, if it has one (one car, one case, one crew)."""
+        cur.execute(
+            self.db.q(
+                "SELECT case_id FROM rescue_cases WHERE device_id = ? AND status IN ('01', '02', '04') "
+                "ORDER BY occurred_ms LIMIT 1"
+            ),
+            (dev,),
+        )
+        row = cur.fetchone()
+        return None if row is None else str(row[0])
+
+    def _join_open_case(self, cur: Any, dev: str, alarm_id: int, floor: int | None) -> str | None:
+        """An entrapment on a car whose case is already open (opened by a 96333 call, or still open
+        from an earlier raise) belongs to that case: a case opened by phone takes the alarm (and its
+        floor) as its own; no second case is opened."""
+        case_id = self._open_case_of(cur, dev)
+        if case_id is not None:
+            cur.execute(
+                self.db.q(
+                    "UPDATE rescue_cases SET alarm_id = ?, floor = COALESCE(floor, ?) "
+                    "WHERE case_id = ? AND alarm_id IS NULL"
+                ),
+                (alarm_id, floor, case_id),
+            )
+        return case_id
 
     def _open_case(
         self,
@@ -756,6 +785,11 @@ class Platform:
             cur.execute(db.q("SELECT 1 FROM devices WHERE device_id = ?"), (device_id,))
             if cur.fetchone() is None and _identity_of(db, cur, device_id) is None:
                 raise KeyError(device_id)
+            already = self._open_case_of(cur, device_id)
+            if already is not None:
+                raise RefusedTransition(
+                    f"case {already} is already open for {device_id}: one car, one case, one crew (add to that case)"
+                )
             res = TickResult()
             now = self.clock()
             ident = _identity_of(db, cur, device_id)
