@@ -80,7 +80,10 @@ class Collector:
             # The console's server push: committed alarms and case steps reach the open pages at once.
             hub = ConsoleHub()
             routes.register(app, [stream_route(hub)])
-            ingest.alarm_listeners.append(hub.listener("alarms"))
+            # The store's listener (not the ingest's): it also hears device_offline raised by the
+            # presence check and cleared by a presence message or the device being heard again.
+            tell_console = hub.listener("alarms")
+            store.alarm_listeners.append(lambda _changes: tell_console())
             platform = None
             if self.platform_config is not None:
                 platform = self.platform = await stack.enter_async_context(Platform(store, self.platform_config))
