@@ -1,8 +1,9 @@
 """`elev-collector check-config --config FILE`: validate a configuration file, start nothing.
 
 Checks what `run` would check before starting: the `[collector]` table (types, the broker and
-database addresses, the token file) and the `[platform]` table (rescue, maintenance, webhooks,
-city feed and city settings, the token files they name). One line per outcome: `FILE: ok`, or
+database addresses, the token file), the `[accounts]` table (lock-out, sessions) and the
+`[platform]` table (rescue, maintenance, webhooks, city feed and city settings, the token files
+they name). One line per outcome: `FILE: ok`, or
 the file and key that is wrong. No error shows a password, a token or a secret.
 """
 
@@ -27,6 +28,9 @@ def check(path: str) -> None:
     from collector.platform.service import load_config  # the platform's own loader, imported when needed
 
     load_config(path)
+    from collector.accounts.store import load_accounts_config  # [accounts]: lock-out and sessions
+
+    load_accounts_config(path)
 
 
 def main(argv: list[str] | None = None) -> int:

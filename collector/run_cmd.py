@@ -64,6 +64,9 @@ def parse_config(argv: list[str]) -> tuple[CollectorConfig, bool]:
     config.api_token()  # a missing or empty token file is a configuration error, found now
     if config.platform:
         platform_config(config)  # a bad [platform] table is found now, not after start-up
+    from collector.accounts.store import load_accounts_config
+
+    load_accounts_config(config.config_file)  # and a bad [accounts] table
     return config, args.debug
 
 

@@ -497,3 +497,18 @@ async def test_hostile_sign_in_bodies_are_4xx_naming_the_problem(served: Served)
     assert status == 400 and "username" in body["error"], body
     status, body = await served.call("POST", "/api/v1/login", None, {"username": "wang", "password": "p" * 5000})
     assert status == 401, body  # an over-long password is a wrong one, not a 500 or a slow hash
+
+
+def test_a_bad_accounts_table_is_refused_by_check_config_naming_the_key(tmp_path: Path) -> None:
+    token = tmp_path / "api-token"
+    token.write_text("a-long-enough-token\n")
+    cfg = tmp_path / "collector.toml"
+    body = f'[collector]\nbroker_url = "mqtt://127.0.0.1:1883"\napi_token_file = "{token}"\n\n[accounts]\n'
+    cfg.write_text(body + "max_failed_logins = 3\nlockout_s = 60\n")
+    assert _cli("check-config", "--config", str(cfg)).returncode == 0
+    for bad, key in (("max_failed_logins = 0", "max_failed_logins"), ("lockout_minutes = 5", "lockout_minutes")):
+        cfg.write_text(body + bad + "\n")
+        out = _cli("check-config", "--config", str(cfg))
+        assert out.returncode == 2 and f"[accounts].{key}" in out.stderr and str(cfg) in out.stderr, out.stderr
+        out = _cli("run", "--config", str(cfg))
+        assert out.returncode == 2 and f"[accounts].{key}" in out.stderr, out.stderr
