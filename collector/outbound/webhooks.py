@@ -2,7 +2,9 @@
 that caused them, then POSTed with retries until the receiver answers 2xx.
 
 Who is told: the rescue centre (one URL) and the elevator's maintenance company (a URL per
-company name, as written in the identity registry). Each delivery carries an `Idempotency-Key`
+company name, as written in the identity registry). A trend-watch advisory (`advisory.raised`,
+`advisory.cleared`; docs/trend-watch.md) goes to the company only (`company_targets`): it is
+maintenance work, never a rescue, so the rescue centre is never told of one. Each delivery carries an `Idempotency-Key`
 header that stays the same across retries, so a receiver that saw it before can ignore it, and,
 when a secret is configured, `X-Signature: sha256=HEX` (HMAC-SHA256 of the body).
 
@@ -69,6 +71,13 @@ class WebhookConfig:
             out.append((f"company:{company}", self.company_urls[company]))
         return out
 
+    def company_targets(self, company: str | None) -> list[tuple[str, str]]:
+        """(target name, URL) for maintenance news (an advisory): the company's URL, never the
+        rescue centre's. None when the company has no URL (the advisory is still shown)."""
+        if company and company in self.company_urls:
+            return [(f"company:{company}", self.company_urls[company])]
+        return []
+
 
 def backoff_s(attempt: int, base_s: float, cap_s: float, rand: Callable[[], float] = random.random) -> float:
     """Delay before retry number `attempt` (1 = first retry): exponential, capped, with "equal
@@ -78,11 +87,19 @@ def backoff_s(attempt: int, base_s: float, cap_s: float, rand: Callable[[], floa
 
 
 def enqueue(
-    db: Store, cur: Any, config: WebhookConfig, company: str | None, dedupe: str, body: dict[str, Any], now_ms: int
+    db: Store,
+    cur: Any,
+    config: WebhookConfig,
+    company: str | None,
+    dedupe: str,
+    body: dict[str, Any],
+    now_ms: int,
+    targets: list[tuple[str, str]] | None = None,
 ) -> int:
-    """Queue `body` for every target; `dedupe` makes a repeat of the same notification a no-op."""
+    """Queue `body` for every target (by default a rescue's: `config.targets(company)`); `dedupe`
+    makes a repeat of the same notification a no-op."""
     n = 0
-    for target, url in config.targets(company):
+    for target, url in config.targets(company) if targets is None else targets:
         cur.execute(
             db.q(
                 "INSERT INTO webhook_outbox (dedupe_key, target, url, body, created_ms, next_attempt_ms) "

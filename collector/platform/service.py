@@ -6,10 +6,11 @@ nothing itself. Two ways to run it, same code: inside the collector (`collector.
 own process on the same database and as the city platform (`collector.http.platform_server`).
 
 The worker (`Platform.tick`) acts on what the collector stored: an `entrapment` alarm opens a
-rescue case and notifies; due escalations go out; `inspection` events become maintenance
-sessions; new and cleared alarms, rescue steps, sessions and changed status summaries are queued
-for the city. Each step is one transaction that also records what it has seen, so a restart
-neither misses nor repeats anything.
+rescue case and notifies; a trend-watch advisory raised or cleared is told to the elevator's
+maintenance company only (no case, no rescue centre: docs/trend-watch.md); due escalations go
+out; `inspection` events become maintenance sessions; new and cleared alarms, rescue steps,
+sessions and changed status summaries are queued for the city. Each step is one transaction
+that also records what it has seen, so a restart neither misses nor repeats anything.
 
 How it learns of alarms: on the ingest's own store (one process) the store tells it, right after
 each commit, which alarms that commit opened and closed (`alarms_changed`), and the worker acts on
@@ -49,6 +50,7 @@ from collector.platform.maintenance import InspectionEvent, MaintenanceConfig, S
 from collector.platform.rescue import RefusedTransition, RescueCase, RescueConfig, RescueError, Status, Step
 from collector.store import AlarmChange, Store, open_store
 from collector.times import iso
+from protocols.events import ADVISORY_TYPES
 
 log = logging.getLogger("collector.platform")
 
@@ -480,7 +482,9 @@ class Platform:
                 now_ms,
                 only_if_changed=True,
             )
-            if a.type == "entrapment":
+            if a.type in ADVISORY_TYPES:
+                self._advise(cur, a, ident(a.device_id), now_ms, res)
+            elif a.type == "entrapment":
                 if a.cleared_ms is not None and now_ms - a.raised_ms > self.config.backfill_s * 1000:
                     log.info(
                         "entrapment alarm %d on %s (%s) is old and cleared: no rescue case",
@@ -523,6 +527,32 @@ class Platform:
                 (alarm_id, floor, case_id),
             )
         return case_id
+
+    def _advise(self, cur: Any, a: AlarmChange, ident: dict[str, Any] | None, now_ms: int, res: TickResult) -> None:
+        """A trend-watch advisory raised or cleared: a webhook to the elevator's maintenance
+        company and to nobody else (never the rescue centre, never a case: a drifting figure is
+        maintenance work). One notification per alarm and state (`ADV-{id}:raised`, `:cleared`),
+        so seeing the alarm again sends nothing more; a clear seen first also sends its raise.
+        History the platform starts on (cleared longer ago than `backfill_s`) is not sent."""
+        if a.cleared_ms is not None and now_ms - a.cleared_ms > self.config.backfill_s * 1000:
+            return
+        company = (ident or {}).get("maintenance_company")
+        targets = self.config.webhooks.company_targets(company)
+        if not targets:
+            return
+        states: list[tuple[str, int | None]] = [("raised", None)]
+        if a.cleared_ms is not None:
+            states.append(("cleared", a.cleared_ms))
+        for state, cleared_ms in states:
+            body = city_feed.alarm_body(
+                a.id, a.device_id, a.type, a.raised_ms, cleared_ms, a.floor, a.fault_code, ident
+            )
+            for key in ("rescue_code", "address", "using_unit", "maintenance_company"):
+                body[key] = (ident or {}).get(key)
+            payload = {"event": f"advisory.{state}", "advisory": body}
+            res.webhooks += webhooks.enqueue(
+                self.db, cur, self.config.webhooks, company, f"ADV-{a.id}:{state}", payload, now_ms, targets
+            )
 
     def _open_case(
         self,

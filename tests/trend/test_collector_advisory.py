@@ -3,15 +3,21 @@ never a page, never an equipment fault; on the real store (SQLite and PostgreSQL
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 
-from collector.platform.service import Platform
+import aiohttp
+
+from collector.outbound.webhooks import WebhookConfig, list_deliveries
+from collector.platform.service import Platform, PlatformConfig
 from collector.platform.statistics import EQUIPMENT_FAULTS
 from collector.store import open_store
 from protocols import frames
 from protocols.events import ADVISORY_TYPES, BY_NAME, Severity
-from tests.platform.helpers import T0, Clock, ev, rows
+from tests.platform.helpers import T0, Clock, Receiver, ev, rows
 from tests.platform.test_platform_store import CFG, REGISTRY, outbox, setup_store
+from tests.support.services import free_port
 
 
 def test_every_trend_figure_has_an_advisory_event_that_travels() -> None:
@@ -36,7 +42,12 @@ async def test_an_advisory_opens_no_case_and_pages_nobody(db_url: str) -> None:
         res = await p.tick()
         assert res.cases_opened == 0
         assert await p.cases(open_=None, device_id=None, limit=10) == []
-        assert await outbox(p, "webhook_outbox") == []  # nobody is notified: no rescue centre, no company page
+        # the maintenance company is told, and only it: no rescue centre, no rescue case
+        hooks = [(t, json.loads(b)) for t, b in await outbox(p, "webhook_outbox")]
+        assert [(t, b["event"], b["advisory"]["type"]) for t, b in hooks] == [
+            ("company:Acme Lift", "advisory.raised", "trend_door_opening"),
+            ("company:Acme Lift", "advisory.raised", "trend_relevels"),
+        ]
         alarms = [json.loads(b) for k, _, b in await outbox(p, "city_outbox") if k == "alarm"]
         assert sorted((a["type"], a["severity"]) for a in alarms) == [
             ("trend_door_opening", "advisory"),
@@ -68,3 +79,88 @@ def test_statistics_count_advisories_apart_from_faults() -> None:
     header = to_csv(compute([ref], alarms, [], 0, 30 * day)).splitlines()[0].split(",")
     assert header[-2:] == ["advisories_trend_door_opening", "advisories_trend_relevels"]
     assert "faults_trend_relevels" not in header
+
+
+async def test_an_advisory_and_its_clear_reach_the_company_and_never_the_rescue_centre(db_url: str) -> None:
+    """Over real HTTP on loopback: the company's receiver gets `advisory.raised`, then (the figure
+    back) `advisory.cleared`, each signed, retried after a refusal with the same idempotency key,
+    and never twice; the rescue centre's receiver gets nothing of it and no case opens. The
+    mistake this stops is the one that would hurt most: a slow door paging the duty room."""
+    centre, company = Receiver(), Receiver(fail_next=1)
+    await centre.start(free_port())
+    await company.start(free_port())
+    hooks = WebhookConfig(
+        rescue_centre_url=f"http://127.0.0.1:{centre.port}/centre",
+        company_urls={"Acme Lift": f"http://127.0.0.1:{company.port}/acme"},
+        secret="hmac-secret",
+        retry_base_s=2,
+    )
+    cfg = PlatformConfig(webhooks=hooks)
+    clock = Clock(T0 + 200_000)
+    try:
+        await setup_store(db_url)
+        async with open_store(db_url) as store, Platform(db_url, cfg, clock) as p, aiohttp.ClientSession() as http:
+            await p.import_registry(REGISTRY)
+
+            async def deliver() -> None:
+                for _ in range(3):  # the first try may be refused; the retry falls due after the backoff
+                    await p.tick()
+                    await p.webhook_sender.deliver_due(http)
+                    clock.advance(10)
+
+            await store.commit(rows("lift-1", [ev(1, 90, "trend_door_opening", "raise")]))
+            # lift-2's company (Best Maint) has no webhook URL: nobody to tell, and not the centre instead
+            await store.commit(rows("lift-2", [ev(1, 90, "trend_relevels", "raise")]))
+            await deliver()
+            assert [b["event"] for _, b in company.got] == ["advisory.raised"]
+            headers, body = company.got[0]
+            adv = body["advisory"]
+            assert (adv["device_id"], adv["type"], adv["severity"], adv["active"]) == (
+                "lift-1",
+                "trend_door_opening",
+                "advisory",
+                True,
+            )
+            assert (adv["rescue_code"], adv["maintenance_company"]) == ("100001", "Acme Lift")
+            assert headers["Idempotency-Key"] == "ADV-1:raised:company:Acme Lift"
+            raw = json.dumps(body, ensure_ascii=False).encode()
+            assert headers["X-Signature"] == "sha256=" + hmac.new(b"hmac-secret", raw, hashlib.sha256).hexdigest()
+            (row,) = await p.db.run(lambda cur: list_deliveries(p.db, cur, None, 10))
+            assert row["attempts"] == 2  # refused once (503), delivered on the retry
+
+            # the figure returns: the clear goes the same way, once
+            await store.commit(rows("lift-1", [ev(2, 86_400, "trend_door_opening", "clear")]))
+            await deliver()
+            await deliver()
+            assert [b["event"] for _, b in company.got] == ["advisory.raised", "advisory.cleared"]
+            cleared = company.got[1][1]["advisory"]
+            assert cleared["active"] is False and cleared["cleared_at"] is not None
+            assert company.got[1][0]["Idempotency-Key"] == "ADV-1:cleared:company:Acme Lift"
+
+            # never a case, never the rescue centre
+            assert await p.cases(open_=None, device_id=None, limit=10) == []
+            assert centre.got == []
+            # the same path still pages both for an entrapment (the assertions above are not vacuous)
+            await store.commit(rows("lift-1", [ev(3, 86_500, "entrapment", "raise")]))
+            await deliver()
+            assert [b["event"] for _, b in centre.got] == ["rescue.opened"]
+            assert [b["event"] for _, b in company.got][-1] == "rescue.opened"
+    finally:
+        await centre.stop()
+        await company.stop()
+
+
+async def test_advisory_history_the_platform_starts_on_is_not_sent(sqlite_url: str) -> None:
+    """An advisory raised and cleared long before the platform first looked (a new platform on an
+    old database) is history: the company is not told of it a month late."""
+    await setup_store(sqlite_url)
+    clock = Clock(T0 + 40 * 86_400_000)
+    async with open_store(sqlite_url) as store, Platform(sqlite_url, CFG, clock) as p:
+        await p.import_registry(REGISTRY)
+        await store.commit(
+            rows("lift-1", [ev(1, 90, "trend_door_opening", "raise"), ev(2, 3 * 86_400, "trend_door_opening", "clear")])
+        )
+        await store.commit(rows("lift-1", [ev(3, 39 * 86_400, "trend_relevels", "raise")]))
+        await p.tick()
+        hooks = [json.loads(b) for _, b in await outbox(p, "webhook_outbox")]
+        assert [(b["event"], b["advisory"]["type"]) for b in hooks] == [("advisory.raised", "trend_relevels")]
