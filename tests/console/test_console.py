@@ -333,6 +333,14 @@ def test_duty_console_entrapment_alert_escalation_and_case(
             assert "困人报警" in page.evaluate("window.__calls.titles[0]")
             wait_for(lambda: tones(page) >= 2 * TONES_PER_ALERT, timeout_s=12, what="the alert tone, twice")
 
+            # Acknowledge the alarm and assign it: the row says who and to whom (the API keeps it).
+            alarm_row = page.locator(f"#alarms tr[data-alarm='{alarm['id']}']")
+            expect(alarm_row).to_contain_text("报警")  # severity: people at risk
+            alarm_row.locator("input.assign").fill("维保一组")
+            alarm_row.locator("button[data-ack]").click()
+            expect(alarm_row.locator(".assigned")).to_contain_text("指派：维保一组")
+            expect(alarm_row.locator(".acked")).to_contain_text("确认")
+
             # The platform opens a case; nobody responds within 4 s: escalated, and the banner says who was told.
             case_row = page.locator("#cases tr[data-case]").first
             expect(case_row).to_have_attribute("data-status", "01", timeout=15_000)
@@ -420,3 +428,6 @@ def test_duty_console_entrapment_alert_escalation_and_case(
         ("04", officer),
     ]
     assert case["closed"] is False and [e["kind"] for e in case["escalations"]] == ["no_response"]
+    status, alarms = http(f"{api}/api/v1/alarms?device_id={DEVICE}")
+    acked = next(a for a in alarms if a["type"] == "entrapment")
+    assert (acked["acknowledged_by"], acked["assigned_to"]) == (officer, "维保一组")

@@ -321,12 +321,43 @@ function renderElevators() {
   $("stale-warning").textContent = t("stale_warning", { n: stale, s: state.settings.stale_after_s });
 }
 
+function ackCell(a) {
+  // Who has seen the alarm and who takes it (POST /api/v1/alarms/{id}/ack); a later ack reassigns.
+  const done = a.acknowledged_by ? [el("span", { class: "acked" }, t("acked", { a: a.acknowledged_by, t: clock(a.acknowledged_at) })),
+    a.assigned_to ? el("span", { class: "assigned" }, " · " + t("assigned", { w: a.assigned_to })) : ""] : [];
+  if (!canAct()) return el("td", {}, ...done);
+  return el("td", {}, ...done, el("span", { class: "ack-form" },
+    el("input", { class: "assign", placeholder: t("assign_ph"), "data-alarm": String(a.id), value: a.assigned_to || "" }),
+    el("button", { type: "button", class: "step secondary", "data-ack": String(a.id) }, t("ack"))));
+}
+
+async function ackAlarm(id, button) {
+  const input = document.querySelector("input.assign[data-alarm='" + id + "']");
+  const assign = input ? input.value.trim() : "";
+  button.disabled = true;
+  try {
+    await api("/api/v1/alarms/" + encodeURIComponent(id) + "/ack", { method: "POST", body: JSON.stringify(assign ? { assign_to: assign } : {}) });
+    await refresh(["alarms"]);
+  } catch (err) {
+    $("action-error").textContent = err.message;
+    button.disabled = false;
+  }
+}
+
 function renderAlarms() {
+  // Keep what the officer is typing into an assignee box across a redraw.
+  const typing = document.activeElement && document.activeElement.matches("input.assign") ? document.activeElement.dataset.alarm : null;
+  const typed = typing ? document.activeElement.value : null;
   const rows = state.alarms.map((a) => el("tr", { class: a.type === "entrapment" ? "trapped" : i18n.severity(a.type), "data-alarm": a.id },
     el("td", {}, el("a", { href: "#/elevator/" + encodeURIComponent(a.device_id) }, a.device_id)),
+    el("td", {}, t("severity_" + i18n.severity(a.type))),
     el("td", {}, i18n.event(a.type, true) + (a.fault_code ? " (E" + a.fault_code + ")" : "")),
-    el("td", {}, a.floor ?? ""), el("td", {}, clock(a.raised_at)), el("td", {}, timer(a.raised_at))));
+    el("td", {}, a.floor ?? ""), el("td", {}, clock(a.raised_at)), el("td", {}, timer(a.raised_at)), ackCell(a)));
   fillBody("alarms", rows);
+  if (typing) {
+    const again = document.querySelector("input.assign[data-alarm='" + typing + "']");
+    if (again) { again.value = typed; again.focus(); }
+  }
   $("alarms-empty").hidden = rows.length > 0;
   $("alarms-count").textContent = rows.length ? "(" + rows.length + ")" : "";
 }
@@ -883,6 +914,8 @@ function init() {
     unlockAudio();
     const b = event.target.closest("button[data-action]");
     if (b) { act(b.dataset.case, b.dataset.action, b); return; }
+    const k = event.target.closest("button[data-ack]");
+    if (k) { ackAlarm(k.dataset.ack, k); return; }
     const n = event.target.closest("button[data-new-case]");
     if (n) openCase(n.dataset.newCase, n);
   });

@@ -171,6 +171,9 @@ const WORDS = {
   audit_refresh: ["刷新", "Refresh"], audit_empty: ["没有符合条件的记录。", "No matching entries."],
   live_view: ["实时查看（2 分钟）", "Live view (2 min)"], live_on: ["实时查看中，剩余 {d}", "live view on, {d} left"],
   live_failed: ["实时查看未开启：{m}", "live view not started: {m}"],
+  col_severity: ["级别", "Severity"], col_ack: ["确认 / 指派", "Acknowledged / assigned"],
+  ack: ["确认", "Acknowledge"], assign_ph: ["指派给（可选）", "assign to (optional)"],
+  acked: ["{a} {t} 确认", "acknowledged by {a} at {t}"], assigned: ["指派：{w}", "assigned: {w}"],
   read_only: ["只读账号：不能操作工单", "Read-only account: cannot act on cases"],
 };
 
