@@ -26,6 +26,7 @@ from collector.http.console.stream import ConsoleHub
 from collector.http.platform_routes import add_platform_routes
 from collector.ingest.pipeline import Ingest
 from collector.metrics import Metrics
+from collector.outbound import live_view
 from collector.platform import gauges as platform_gauges
 from collector.platform.service import Platform, PlatformConfig
 from collector.store import Store, open_store
@@ -123,6 +124,7 @@ class Collector:
                         if platform is not None:
                             tg.create_task(platform.run(), name="platform")
                             tg.create_task(platform_gauges.run(platform, self.metrics), name="platform-gauges")
+                            tg.create_task(live_view.live_while_rescued(platform, ingest), name="live-view-rescues")
                         tg.create_task(_stop_when(stop), name="stop")
                 except* _Stopping:
                     log.info("stopping")

@@ -7,6 +7,11 @@ lets only that device read it); the agent sends every state change at once for `
 falls back to its policy by itself. Nothing has to turn it off: a console that is closed, or a
 collector that dies, costs at most one bounded period of full rate.
 
+While a rescue case is open, its elevator is kept in live view the same way (`live_while_rescued`:
+renewed every RESCUE_RENEW_S for RESCUE_LIVE_S, and at once when a case opens or changes), so the
+duty officer and the crew see the car's every move; once the case closes the renewals stop and the
+agent falls back by itself.
+
     POST /api/v1/elevators/{device_id}/live      body (optional): {"seconds": 1..600}, default 120
     roles: duty_officer, admin (the API's bearer token until per-user roles exist)
     202 {"device_id", "seconds", "until"}; 404 unknown device; 503 broker not connected
@@ -14,9 +19,13 @@ collector that dies, costs at most one bounded period of full rate.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -25,7 +34,11 @@ from collector.ingest.pipeline import Ingest
 from protocols import topics
 from protocols.frames import LiveViewFrame, encode_command
 
+log = logging.getLogger(__name__)
+
 DEFAULT_S = 120
+RESCUE_RENEW_S = 60.0
+RESCUE_LIVE_S = 150  # > RESCUE_RENEW_S: one lost renewal does not end the view
 MAX_S = 600
 ROLES = ("duty_officer", "admin")
 PATH = "/api/v1/elevators/{device_id}/live"
@@ -34,6 +47,28 @@ PATH = "/api/v1/elevators/{device_id}/live"
 def request_live(ingest: Ingest, device_id: str, seconds: int) -> bool:
     """Publish the request (QoS 1); False when the broker session is down."""
     return ingest.session.publish(topics.command_topic(device_id), encode_command(LiveViewFrame(seconds)))
+
+
+class OpenCases(Protocol):
+    """What `live_while_rescued` needs of the platform (collector.platform.service.Platform)."""
+
+    case_listeners: list[Callable[[], None]]
+
+    async def cases(self, open_: bool | None, device_id: str | None, limit: int) -> list[dict[str, Any]]: ...
+
+
+async def live_while_rescued(platform: OpenCases, ingest: Ingest, renew_s: float = RESCUE_RENEW_S) -> None:
+    """Keep every elevator with an open rescue case in live view; told by the platform when cases change."""
+    changed = asyncio.Event()
+    platform.case_listeners.append(changed.set)
+    while True:
+        changed.clear()
+        devices = sorted({c["device_id"] for c in await platform.cases(True, None, 1000)})
+        for device_id in devices:
+            if not request_live(ingest, device_id, RESCUE_LIVE_S):
+                log.debug("live view for %s's rescue case not requested: broker not connected", device_id)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(changed.wait(), renew_s)
 
 
 def make_handler(ingest_key: web.AppKey[Ingest]) -> Callable[[web.Request], Awaitable[web.Response]]:

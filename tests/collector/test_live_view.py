@@ -7,15 +7,23 @@ import contextlib
 import json
 import urllib.error
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import aiomqtt
+
+from collector.outbound import live_view
+from collector.platform.service import PlatformConfig
 from edge_agent.agent import Agent
 from edge_agent.config import Overrides, build
 from edge_agent.outbox import Outbox
-from protocols.frames import RecordKind
+from protocols.events import Action
+from protocols.frames import LiveViewFrame, RecordKind, decode_command
 from protocols.signals import Door, Mode, SignalSnapshot
+from protocols.topics import command_topic
 from tests.collector.conftest import TOKEN, Running, make_config, wait_until
+from tests.collector.publisher import Publisher, event, status
 from tests.support.services import Broker
 
 DEVICE = "lift-live"
@@ -118,4 +126,38 @@ async def test_live_view_request_refusals(broker: Broker, sqlite_url: str, token
         code, body = await asyncio.to_thread(post, f"{base}/{DEVICE}/live", None)
         assert code == 202 and body["seconds"] == 120, "no body: the default period"
     finally:
+        await col.close()
+
+
+async def test_an_open_rescue_case_keeps_its_elevator_in_live_view(
+    broker: Broker, sqlite_url: str, token_file: Path
+) -> None:
+    col = Running(make_config(broker, sqlite_url, token_file))
+    col.collector.platform_config = replace(PlatformConfig(), poll_s=300.0)
+    await col.start(devices=("lift-r", "lift-quiet"))
+    got: list[tuple[str, LiveViewFrame]] = []
+
+    async def listen(ready: asyncio.Event) -> None:
+        async with aiomqtt.Client("127.0.0.1", broker.port, identifier="live-view-test") as c:
+            await c.subscribe(command_topic("lift-r"), qos=1)
+            await c.subscribe(command_topic("lift-quiet"), qos=1)
+            ready.set()
+            async for m in c.messages:
+                assert isinstance(m.payload, bytes)
+                got.append((str(m.topic), decode_command(m.payload)))
+
+    ready = asyncio.Event()
+    task = asyncio.create_task(listen(ready))
+    try:
+        await asyncio.wait_for(ready.wait(), 10)
+        async with Publisher(broker.port, "lift-r", batch=2) as p:
+            await p.send([status(1, 1000, floor=3), event(2, 2000, "entrapment", Action.RAISE, floor=3)])
+            await p.resend_until_acked(10)
+        await wait_until(lambda: got, 10, "a live-view request for the trapped car's case")
+        assert got[0] == (command_topic("lift-r"), LiveViewFrame(live_view.RESCUE_LIVE_S))
+        assert all(topic == command_topic("lift-r") for topic, _ in got), "only the car with the case"
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
         await col.close()
