@@ -130,6 +130,9 @@ _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
 }
 
 
+OTHER_TABLES = ("platform", "accounts")
+
+
 def read_toml(path: str) -> dict[str, Any]:
     """The `[collector]` table of a TOML file (or the whole file when it has no such table)."""
     try:
@@ -139,7 +142,9 @@ def read_toml(path: str) -> dict[str, Any]:
         raise ConfigError(f"{path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
-    table = data.get("collector", {k: v for k, v in data.items() if k != "platform"})
+    # Without a [collector] table the top-level keys are the collector's; the service's other
+    # tables ([platform], [accounts]) are read by their own loaders from the same file.
+    table = data.get("collector", {k: v for k, v in data.items() if k not in OTHER_TABLES})
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [collector] must be a table")
     return table

@@ -62,3 +62,15 @@ def test_platform_is_on_by_default_and_reads_the_same_file(tmp_path: Path, token
     )
     with pytest.raises(ConfigError, match="elev-collector platform"):
         parse_config(base)
+
+
+def test_a_file_without_a_collector_table_may_hold_the_other_tables(tmp_path: Path, token_file: Path) -> None:
+    # The top-level keys are the collector's, [platform] and [accounts] their own loaders'
+    # (an [accounts] table made the collector refuse the file: "unknown key 'accounts'").
+    conf = tmp_path / "collector.toml"
+    conf.write_text('broker_url = "mqtt://127.0.0.1:1"\n[platform]\npoll_s = 0.5\n[accounts]\nmax_failed_logins = 3\n')
+    config, _ = parse_config(["--config", str(conf), "--api-token-file", str(token_file)])
+    assert config.broker_url == "mqtt://127.0.0.1:1" and platform_config(config).poll_s == 0.5
+    conf.write_text('broker_url = "mqtt://127.0.0.1:1"\nbroker_urll = "x"\n')
+    with pytest.raises(ConfigError, match="unknown key 'broker_urll'"):
+        parse_config(["--config", str(conf), "--api-token-file", str(token_file)])
