@@ -475,11 +475,12 @@ async function showElevator(dev) {
   $("open-case").dataset.device = dev;
   $("open-case-result").textContent = "";
   const since = new Date(Date.now() - 86400000).toISOString();
-  let events = [], cases = [];
+  let events = [], cases = [], alarms = [];
   try {
-    [events, cases] = await Promise.all([
+    [events, cases, alarms] = await Promise.all([
       api("/api/v1/events?device_id=" + encodeURIComponent(dev) + "&since=" + encodeURIComponent(since) + "&limit=5000"),
       platformApi("/api/v1/rescue-cases?device_id=" + encodeURIComponent(dev) + "&limit=50").catch(() => []),
+      api("/api/v1/alarms?device_id=" + encodeURIComponent(dev) + "&limit=500").catch(() => []),
     ]);
   } catch (err) {
     $("action-error").textContent = err.message;
@@ -493,7 +494,18 @@ async function showElevator(dev) {
   fillBody("elevator-cases", cases.map((c) => el("tr", { "data-case": c.case_id, class: c.closed ? "" : "trapped" },
     el("td", {}, c.case_id), el("td", {}, statusName(c.status)), el("td", {}, clock(c.occurred_at, true)),
     el("td", {}, c.response_s == null ? "" : duration(c.response_s)), el("td", {}, c.arrival_s == null ? "" : duration(c.arrival_s)))));
+  renderAdvisories(alarms);
   drawChart(events);
+}
+
+function renderAdvisories(alarms) {
+  // Trend watch (docs/trend-watch.md): the active ones first, then the 20 most recent cleared.
+  const adv = alarms.filter((a) => i18n.severity(a.type) === "advisory");
+  const shown = adv.filter((a) => a.active).concat(adv.filter((a) => !a.active).slice(0, 20));
+  fillBody("elevator-advisories", shown.map((a) => el("tr", { class: "advisory " + (a.active ? "active" : "cleared"), "data-alarm": a.id, "data-type": a.type },
+    el("td", {}, i18n.event(a.type)), el("td", {}, t(a.active ? "advisory_active" : "advisory_cleared")),
+    el("td", {}, clock(a.raised_at, true)), el("td", {}, a.cleared_at ? clock(a.cleared_at, true) : ""))));
+  $("advisories-empty").hidden = shown.length > 0;
 }
 
 function drawChart(events) {
@@ -505,7 +517,9 @@ function drawChart(events) {
     if (ev.action !== "raise") continue;
     const i = Math.floor((Date.parse(ev.at) - (end - 24 * hour)) / hour);
     if (i < 0 || i > 23) continue;
-    if (i18n.severity(ev.type) === "alarm") alarms[i]++; else faults[i]++;
+    const severity = i18n.severity(ev.type);
+    if (severity === "advisory") continue;  // a drifting figure is neither an alarm nor a fault
+    if (severity === "alarm") alarms[i]++; else faults[i]++;
   }
   const target = $("chart-24h");
   const width = Math.max(280, Math.min(900, target.clientWidth || 600));

@@ -159,6 +159,11 @@ const WORDS = {
   chart_24h: ["近 24 小时事件（每小时）", "Events in the last 24 h (per hour)"],
   timeline: ["事件时间线（近 24 小时）", "Event timeline (last 24 h)"], no_events: ["近 24 小时没有事件。", "No events in the last 24 h."],
   raise: ["发生", "raised"], clear: ["恢复", "cleared"],
+  advisories: ["趋势预警（维保）", "Advisories (trend watch, for maintenance)"],
+  advisories_hint: ["部件性能渐变，提醒维保单位安排检查；不是报警，不需救援。", "A figure drifting: the maintenance company should look. Not an alarm, no rescue."],
+  no_advisories: ["没有趋势预警。", "No advisories."],
+  col_advisory: ["预警", "Advisory"], col_cleared: ["恢复时间", "Cleared"],
+  advisory_active: ["未恢复", "active"], advisory_cleared: ["已恢复", "cleared"],
   case_history: ["救援工单记录", "Rescue cases"], open_case_by_hand: ["手动建单（96333 来电）", "Open a case by hand (96333 call)"],
   case_opened: ["已建立工单 {c}", "Case {c} opened"], not_registered: ["未在电梯档案中登记", "not in the elevator registry"],
   severity_alarm: ["报警", "alarm"], severity_fault: ["故障", "fault"], severity_info: ["提示", "info"],
@@ -183,8 +188,9 @@ const SEVERITY = {
   entrapment: "alarm", door_reopen_repeated: "fault", power_failure: "alarm", inspection: "info", alarm_button: "alarm",
   door_open_outside_zone: "alarm", door_open_while_running: "alarm", overspeed: "alarm", door_lock_lost: "alarm",
   comms_lost: "fault", device_offline: "fault",
-  trend_door_opening: "info", trend_door_closing: "info", trend_door_lock: "info", trend_door_reopens: "info",
-  trend_relevels: "info", trend_stopping: "info", trend_travel_time: "info",
+  // trend watch: its own severity (protocols/events.py ADVISORY), styled apart, never an alert
+  trend_door_opening: "advisory", trend_door_closing: "advisory", trend_door_lock: "advisory",
+  trend_door_reopens: "advisory", trend_relevels: "advisory", trend_stopping: "advisory", trend_travel_time: "advisory",
 };
 
 const LANGS = ["zh-CN", "en"];
