@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 
 import aiohttp
 
@@ -164,3 +165,50 @@ async def test_advisory_history_the_platform_starts_on_is_not_sent(sqlite_url: s
         await p.tick()
         hooks = [json.loads(b) for _, b in await outbox(p, "webhook_outbox")]
         assert [(b["event"], b["advisory"]["type"]) for b in hooks] == [("advisory.raised", "trend_relevels")]
+
+
+async def test_city_statistics_count_advisories_per_county(db_url: str) -> None:
+    """The city's statistics over what two counties pushed: advisories per county (`district`)
+    and city-wide, apart from faults, through the real intake and route on both engines."""
+    from collector.http.city_api import CityConfig
+    from collector.outbound.city_feed import alarm_body
+    from tests.platform.test_http import AUTH, platform
+
+    now = int(time.time() * 1000)
+    cfg = PlatformConfig(city=CityConfig(counties={"330602": "token-yuecheng", "330681": "token-zhuji-1"}))
+    pushes = {
+        "330602": [("lift-1", "trend_door_opening", None), ("lift-1", "trend_relevels", now - 60_000)],
+        "330681": [("lift-9", "trend_door_opening", None), ("lift-9", "door_open_too_long", now - 60_000)],
+    }
+    async with platform(db_url, cfg) as base, aiohttp.ClientSession() as http:
+        for county, alarms in pushes.items():
+            dev = alarms[0][0]
+            items: list[dict[str, object]] = [
+                {
+                    "idempotency_key": f"{county}:e:{dev}",
+                    "kind": "elevator",
+                    "key": dev,
+                    "version": 1,
+                    "body": {"device_id": dev, "registered_ms": now - 30 * 86_400_000, "area_code": county},
+                }
+            ]
+            for i, (d, type_, cleared) in enumerate(alarms, 1):
+                body = alarm_body(i, d, type_, now - 3_600_000, cleared, None, None, {"area_code": county})
+                items.append(
+                    {"idempotency_key": f"{county}:a:{i}", "kind": "alarm", "key": str(i), "version": 1, "body": body}
+                )
+            token = cfg.city.counties[county]
+            async with http.post(
+                base + "/city/v1/push",
+                json={"county": county, "items": items},
+                headers={"Authorization": f"Bearer {token}"},
+            ) as r:
+                assert r.status == 200, await r.text()
+        async with http.get(base + "/api/v1/city/statistics?scope=district,all", headers=AUTH) as r:
+            assert r.status == 200, await r.text()
+            figures = {(f["scope"], f["key"]): f for f in (await r.json())["figures"]}
+    yuecheng, zhuji, city = figures[("district", "330602")], figures[("district", "330681")], figures[("all", "all")]
+    assert (yuecheng["advisories_total"], yuecheng["faults_total"]) == (2, 0)
+    assert yuecheng["advisories_by_type"] == {"trend_door_opening": 1, "trend_relevels": 1}
+    assert (zhuji["advisories_total"], zhuji["faults_total"]) == (1, 1)
+    assert (city["advisories_total"], city["advisories_by_type"]["trend_door_opening"]) == (3, 2)
