@@ -20,14 +20,15 @@ from __future__ import annotations
 import hmac
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiohttp import web
 
 from collector.accounts import roles
-from collector.accounts.store import AccountStore, Principal
+from collector.accounts.store import AccountStore, Principal, record
 from collector.http.routes import Handler, declared
+from collector.platform.service import AuditHook
 
 SESSION_COOKIE = "elev_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -154,6 +155,26 @@ async def audit(
     if auth is None or auth.accounts is None:
         return
     await auth.accounts.audit(principal(request), kind, action, auth.clock(), device_id, target, detail)
+
+
+AuditEntry = Callable[[Mapping[str, Any]], tuple[str | None, str | None, dict[str, Any]]]
+
+
+def audit_hook(request: web.Request, kind: str, action: str, entry: AuditEntry) -> AuditHook | None:
+    """An audit hook for a `Platform` change made by the caller: written in the change's own
+    transaction (the step and its line commit together or not at all). `entry(result)` gives the
+    line's device_id, target and detail from the change's result. None where there is no account
+    store (nothing is audited then, as for `audit`)."""
+    auth = request.app.get(AUTH_KEY)
+    if auth is None or auth.accounts is None:
+        return None
+    who, now, db = principal(request), auth.clock(), auth.accounts.db
+
+    def hook(cur: Any, result: Mapping[str, Any]) -> None:
+        device_id, target, detail = entry(result)
+        record(db, cur, now, who, kind, action, device_id, target, detail)
+
+    return hook
 
 
 def install(app: web.Application, machine_token: str | None, accounts: AccountStore | None = None) -> None:

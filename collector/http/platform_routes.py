@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from collector.accounts.roles import ACT, ADMINS, ANYONE, DISTRICT
-from collector.http.auth import audit, install, only_visible, principal, require_visible, visible_devices
+from collector.http.auth import audit_hook, install, only_visible, principal, require_visible, visible_devices
 from collector.http.body import LARGE_BODY_BYTES, SMALL_BODY_BYTES, decode_utf8, read_bytes, read_json, read_json_object
 from collector.http.city_api import PushRefused
 from collector.http.query import bool_param, limit_param, time_param, window
@@ -75,16 +75,20 @@ async def h_case_action(request: web.Request) -> web.Response:
         return _error(404, f"no rescue case {case_id!r}")
     await require_visible(request, before.get("device_id"))
     actor = principal(request).name
+    hook = audit_hook(
+        request,
+        "rescue_case",
+        action,
+        lambda c: (c["device_id"], case_id, {"from": c["previous_status"], "to": c["status"], "note": note}),
+    )
     try:
-        after = await _p(request).act(case_id, action, actor, note, at_ms)
+        after = await _p(request).act(case_id, action, actor, note, at_ms, audit=hook)
     except KeyError:
         return _error(404, f"no rescue case {case_id!r}")
     except RefusedTransition as exc:
         return _error(409, str(exc))
     except RescueError as exc:
         return _error(400, str(exc))
-    detail = {"from": before.get("status"), "to": after.get("status"), "note": note}
-    await audit(request, "rescue_case", action, before.get("device_id"), case_id, detail)
     return web.json_response(after)
 
 
@@ -94,15 +98,15 @@ async def h_case_open(request: web.Request) -> web.Response:
     if not isinstance(dev, str) or not isinstance(note, str):
         return _error(400, "give 'device_id' as a string")
     await require_visible(request, dev)
+    hook = audit_hook(request, "rescue_case", "open", lambda c: (dev, c["case_id"], {"note": note}))
     try:
-        case = await _p(request).open_manual(dev, principal(request).name, note)
+        case = await _p(request).open_manual(dev, principal(request).name, note, audit=hook)
     except KeyError:
         return _error(404, f"no elevator {dev!r}")
     except RefusedTransition as exc:  # the car has an open case: one car, one case
         return _error(409, str(exc))
     except RescueError as exc:
         return _error(400, str(exc))
-    await audit(request, "rescue_case", "open", dev, case.get("case_id"), {"note": note})
     return web.json_response(case, status=201)
 
 
@@ -163,11 +167,12 @@ async def h_registry_csv(request: web.Request) -> web.Response:
 
 async def h_registry_import(request: web.Request) -> web.Response:
     text = decode_utf8(await read_bytes(request, LARGE_BODY_BYTES), "the CSV")
+    size = len(text.encode())
+    hook = audit_hook(request, "registry", "import", lambda out: (None, None, {**out, "bytes": size}))
     try:
-        out = await _p(request).import_registry(text)
+        out = await _p(request).import_registry(text, audit=hook)
     except IdentityError as exc:
         return _error(400, "the CSV was not imported", problems=exc.problems)
-    await audit(request, "registry", "import", detail={**out, "bytes": len(text.encode())})
     return web.json_response(out)
 
 

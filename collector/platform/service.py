@@ -269,6 +269,14 @@ def _save_step(db: Store, cur: Any, case: RescueCase, now_ms: int) -> None:
     )
 
 
+# A person's change is audited inside its own transaction: the façade calls the hook with the
+# transaction's cursor and the change's result (the case body, the import's counts) just before it
+# commits, and the hook appends the audit entry there. If the hook raises, the change is rolled back
+# with it: a step is never committed without its audit line, nor a line without its step (an audit
+# written after the commit, in a transaction of its own, was lost by a crash in between).
+AuditHook = Callable[[Any, Mapping[str, Any]], None]
+
+
 @dataclass(slots=True)
 class TickResult:
     cases_opened: int = 0
@@ -779,9 +787,18 @@ class Platform:
 
         return await self.db.run(q)
 
-    async def act(self, case_id: str, action: str, actor: str, note: str, at_ms: int | None = None) -> dict[str, Any]:
+    async def act(
+        self,
+        case_id: str,
+        action: str,
+        actor: str,
+        note: str,
+        at_ms: int | None = None,
+        audit: AuditHook | None = None,
+    ) -> dict[str, Any]:
         """Apply a person's step, now or at `at_ms` (a step reported late: "the rescuer arrived at
-        15:02"); RescueError (refused) or KeyError (no such case)."""
+        15:02"); RescueError (refused) or KeyError (no such case). `audit` is told in the step's
+        transaction (see AuditHook)."""
 
         def tx(cur: Any) -> tuple[dict[str, Any], TickResult]:
             db = self.db
@@ -798,15 +815,20 @@ class Platform:
             res = TickResult()
             ident = _identity_of(db, cur, new.device_id)
             self._notify(cur, new, sent, ident, "rescue.status", f"{case_id}:step:{len(new.steps) - 1}", now, res)
-            return city_feed.case_body(new, sent, ident), res
+            body = city_feed.case_body(new, sent, ident)
+            if audit is not None:
+                audit(cur, {**body, "previous_status": case.status.value})
+            return body, res
 
         body, res = await self.db.run(tx)
         log.info("rescue case %s: %s by %s -> %s", case_id, action, actor, body["status"])
         self._after(res)
         return body
 
-    async def open_manual(self, device_id: str, actor: str, note: str) -> dict[str, Any]:
-        """A case reported by phone (96333) rather than by the detector."""
+    async def open_manual(
+        self, device_id: str, actor: str, note: str, audit: AuditHook | None = None
+    ) -> dict[str, Any]:
+        """A case reported by phone (96333) rather than by the detector; `audit` as for `act`."""
         if not actor.strip() or actor.strip() == rescue.SYSTEM_ACTOR:
             raise RescueError("an actor is required: say who took the call")
 
@@ -837,7 +859,10 @@ class Platform:
                 note or "reported by phone",
             )
             assert case is not None
-            return city_feed.case_body(case, {}, ident), res
+            body = city_feed.case_body(case, {}, ident)
+            if audit is not None:
+                audit(cur, body)
+            return body, res
 
         body, res = await self.db.run(tx)
         self._after(res)
@@ -936,8 +961,9 @@ class Platform:
         idents = await self.db.run(lambda cur: _identities(self.db, cur))
         return [idents[d] for d in sorted(idents)]
 
-    async def import_registry(self, text: str) -> dict[str, int]:
-        """Replace-or-add the CSV's elevators in one transaction; IdentityError lists the problems."""
+    async def import_registry(self, text: str, audit: AuditHook | None = None) -> dict[str, int]:
+        """Replace-or-add the CSV's elevators in one transaction; IdentityError lists the problems;
+        `audit` as for `act`."""
         parsed = identity.parse_csv(text)
 
         def tx(cur: Any) -> dict[str, int]:
@@ -966,7 +992,10 @@ class Platform:
                     ),
                     (*(getattr(i, f) for f in identity.FIELDS), now),
                 )
-            return {"elevators": len(parsed), "changed": changed}
+            out = {"elevators": len(parsed), "changed": changed}
+            if audit is not None:
+                audit(cur, out)
+            return out
 
         out = await self.db.run(tx)
         self._last_summary_ms = 0  # push the changed identities with the next tick
