@@ -86,7 +86,7 @@ _REQUIRED: dict[str, dict[str, tuple[type, ...]]] = {
     "maintenance_session": {"device_id": (str,), "start_ms": _INT, "too_short": (bool,)},
     "status": {"device_id": (str,), "online": (bool,)},
 }
-_STATUSES = {"00", "01", "02", "04", "05"}
+_STATUSES = {"00", "01", "02", "04", "05", "06"}  # 06: merged into another case of the car
 
 
 def body_problem(kind: str, body: dict[str, Any]) -> str | None:
@@ -115,7 +115,7 @@ def body_problem(kind: str, body: dict[str, Any]) -> str | None:
                 and isinstance(st.get("at_ms"), int)
                 and isinstance(st.get("actor"), str)
             ):
-                return f"body.steps[{j}]: needs status (00/01/02/04/05), at_ms (integer) and actor"
+                return f"body.steps[{j}]: needs status (00/01/02/04/05/06), at_ms (integer) and actor"
     return None
 
 

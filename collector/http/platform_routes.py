@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from collector.accounts.roles import ACT, ADMINS, ANYONE, DISTRICT
+from collector.accounts.roles import ACT, ADMIN, ADMINS, ANYONE, DISTRICT, DUTY_OFFICER
 from collector.http.auth import audit_hook, install, only_visible, principal, require_visible, visible_devices
 from collector.http.body import LARGE_BODY_BYTES, SMALL_BODY_BYTES, decode_utf8, read_bytes, read_json, read_json_object
 from collector.http.city_api import PushRefused
@@ -108,6 +108,33 @@ async def h_case_open(request: web.Request) -> web.Response:
     except RescueError as exc:
         return _error(400, str(exc))
     return web.json_response(case, status=201)
+
+
+# Merging is the duty room's call (it decides which crew goes): not a company's, not a regulator's.
+MERGERS = frozenset({DUTY_OFFICER, ADMIN})
+
+
+async def h_case_merge(request: web.Request) -> web.Response:
+    data = await _json_body(request)
+    into, note = data.get("into"), data.get("note", "")
+    if not isinstance(into, str) or not into or not isinstance(note, str):
+        return _error(400, "give 'into' (the case to keep) as a string")
+    case_id = request.match_info["case_id"]
+    hook = audit_hook(
+        request,
+        "rescue_case",
+        "merge",
+        lambda c: (c["device_id"], case_id, {"into": into, "status": c["status"], "note": note}),
+    )
+    try:
+        kept = await _p(request).merge(case_id, into, principal(request).name, note, audit=hook)
+    except KeyError as exc:
+        return _error(404, f"no rescue case {exc.args[0]!r}")
+    except RefusedTransition as exc:
+        return _error(409, str(exc))
+    except RescueError as exc:
+        return _error(400, str(exc))
+    return web.json_response(kept)
 
 
 async def h_sessions(request: web.Request) -> web.Response:
@@ -364,6 +391,21 @@ ROUTES = [
         params=(_CASE_ID,),
         response=_OBJ,
         extra_responses={"404": "no such case"},
+    ),
+    Route(
+        "POST",
+        "/api/v1/rescue-cases/{case_id}/merge",
+        h_case_merge,
+        MERGERS,
+        "merge this open case into another open case of the same car (one car, one case, one crew)",
+        tag="rescue",
+        params=(_CASE_ID,),
+        response=_OBJ,
+        body=_json_body_of(["into"], into=_S, note=_S),
+        notes="The case named by `into` survives with both timelines' steps in time order and the earliest "
+        "occurrence; this case is closed as 06 merged, its last step 'merged into <into>'. Both must be open "
+        "and of the same car (else 409 with the reason). Audited as kind rescue_case, action merge.",
+        extra_responses={"404": "no such case", "409": "closed, the same case, or cases of different cars"},
     ),
     Route(
         "POST",

@@ -10,11 +10,19 @@ Status codes follow the supervision platforms' convention (the codes travel to t
       └──────────────── false_alarm ──────────────────┴──> 05 false alarm
 
     00 done / 05 false alarm ──reopen──> the status the case had before it was closed
+    any open case ──merge into another open case of the same car──> 06 merged (final)
 
 Reopening exists for the duty room's worst moment: a case closed while the passengers are still
 trapped (the alarm is still active, or a closed "false alarm" was not one). The case goes back to
 where it was (a rescuer who was on site is still on site), keeps every step, and its deadlines
 count again from the occurrence; an escalation already sent is not sent twice.
+
+Merging exists for two cases already open for one car (opened before the one-car rule, or at two
+counties' consoles): one car, one case, one crew. `merge(into, away, ...)` gives the surviving
+case both timelines' steps in time order (the merged-away case's notes say where they came from),
+the earliest occurrence (so its deadlines count from the first report), the alarm of whichever had
+one, and a last step at the merge that keeps the further of the two progresses; the merged-away case
+gets a final 06 step "merged into X" and can no longer be acted on or reopened.
 
 Every step records its time and its actor (a duty officer, a maintenance technician, "system" for
 the automatic opening). A case is opened by the alarm; clearing the alarm (the door opened, the
@@ -56,6 +64,7 @@ class Status(enum.StrEnum):
     ON_SITE = "04"
     DONE = "00"
     FALSE_ALARM = "05"
+    MERGED = "06"
 
 
 STATUS_TITLE = {
@@ -64,6 +73,7 @@ STATUS_TITLE = {
     Status.ON_SITE: "on site",
     Status.DONE: "done",
     Status.FALSE_ALARM: "false alarm",
+    Status.MERGED: "merged",
 }
 
 
@@ -85,9 +95,12 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
     (Status.ON_SITE, Action.FALSE_ALARM): Status.FALSE_ALARM,
 }
 
-CLOSED = frozenset({Status.DONE, Status.FALSE_ALARM})
+CLOSED = frozenset({Status.DONE, Status.FALSE_ALARM, Status.MERGED})
 # `reopen` is the one step whose target is not fixed: it returns to the status before the close.
-REOPENABLE = CLOSED
+# A merged case is not reopened: its steps live on in the case it was merged into.
+REOPENABLE = frozenset({Status.DONE, Status.FALSE_ALARM})
+# How far a rescue got, for the status a merged case keeps.
+PROGRESS = (Status.OCCURRED, Status.RESPONDED, Status.ON_SITE)
 SYSTEM_ACTOR = "system"
 
 
@@ -189,6 +202,8 @@ def transition(case: RescueCase, action: Action | str, at_ms: int, actor: str, n
     if actor == SYSTEM_ACTOR:
         raise RescueError(f"actor {SYSTEM_ACTOR!r} is reserved for automatic steps: a person must act")
     current = case.status
+    if current is Status.MERGED:
+        raise RefusedTransition(f"case {case.case_id} was {case.steps[-1].note}: act on that case")
     if act is Action.REOPEN:
         if current not in REOPENABLE:
             raise RefusedTransition(
@@ -215,6 +230,52 @@ def transition(case: RescueCase, action: Action | str, at_ms: int, actor: str, n
     return RescueCase(
         case.case_id, case.device_id, case.alarm_id, (*case.steps, Step(nxt, at_ms, actor, note)), case.floor
     )
+
+
+def merge(
+    into: RescueCase, away: RescueCase, at_ms: int, actor: str, note: str = ""
+) -> tuple[RescueCase, RescueCase]:
+    """(`into` with `away` folded in, `away` closed as merged into it); RescueError says why not."""
+    actor = actor.strip()
+    if not actor or actor == SYSTEM_ACTOR:
+        raise RescueError("an actor is required: a person merges cases")
+    if into.case_id == away.case_id:
+        raise RefusedTransition(f"case {into.case_id} cannot be merged into itself")
+    if into.device_id != away.device_id:
+        raise RefusedTransition(
+            f"cases of different cars are not merged: {away.case_id} is {away.device_id}, "
+            f"{into.case_id} is {into.device_id}"
+        )
+    for c in (into, away):
+        if c.closed:
+            raise RefusedTransition(
+                f"case {c.case_id} is closed ({c.status.value} {STATUS_TITLE[c.status]}): only open cases are merged"
+            )
+    last = max(into.steps[-1].at_ms, away.steps[-1].at_ms)
+    if at_ms < last:
+        raise RefusedTransition(f"a merge cannot be earlier than the cases' last step ({at_ms} < {last})")
+    tagged = [(s.at_ms, 0, i, s) for i, s in enumerate(into.steps)] + [
+        (s.at_ms, 1, i, Step(s.status, s.at_ms, s.actor, f"[{away.case_id}] {s.note}".rstrip()))
+        for i, s in enumerate(away.steps)
+    ]
+    timeline = [t[3] for t in sorted(tagged, key=lambda t: t[:3])]
+    further = max(into.status, away.status, key=PROGRESS.index)
+    said = f"merged {away.case_id} into this case" + (f": {note}" if note else "")
+    kept = RescueCase(
+        into.case_id,
+        into.device_id,
+        into.alarm_id if into.alarm_id is not None else away.alarm_id,
+        (*timeline, Step(further, at_ms, actor, said)),
+        into.floor if into.floor is not None else away.floor,
+    )
+    gone = RescueCase(
+        away.case_id,
+        away.device_id,
+        None if into.alarm_id is None and away.alarm_id is not None else away.alarm_id,
+        (*away.steps, Step(Status.MERGED, at_ms, actor, f"merged into {into.case_id}")),
+        away.floor,
+    )
+    return kept, gone
 
 
 def _deadlines(case: RescueCase, config: RescueConfig) -> list[tuple[Escalation, int]]:

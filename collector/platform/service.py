@@ -755,7 +755,7 @@ class Platform:
             if open_ is True:
                 where.append("status IN ('01', '02', '04')")
             elif open_ is False:
-                where.append("status IN ('00', '05')")
+                where.append("status IN ('00', '05', '06')")
             if device_id is not None:
                 where.append("device_id = ?")
                 args.append(device_id)
@@ -865,6 +865,65 @@ class Platform:
             return body, res
 
         body, res = await self.db.run(tx)
+        self._after(res)
+        return body
+
+    async def merge(
+        self, case_id: str, into_id: str, actor: str, note: str = "", audit: AuditHook | None = None
+    ) -> dict[str, Any]:
+        """Fold open case `case_id` into open case `into_id` of the same car (rescue.merge); the
+        surviving case's body. RescueError (refused) or KeyError (no such case); `audit` as for `act`."""
+
+        def tx(cur: Any) -> tuple[dict[str, Any], TickResult]:
+            db = self.db
+            loaded_away, loaded_into = _load_case(db, cur, case_id), _load_case(db, cur, into_id)
+            if loaded_away is None:
+                raise KeyError(case_id)
+            if loaded_into is None:
+                raise KeyError(into_id)
+            (away, away_sent), (into, into_sent) = loaded_away, loaded_into
+            now = self.clock()
+            kept, gone = rescue.merge(into, away, now, actor, note)
+            # the alarm moves first: rescue_cases.alarm_id is unique
+            cur.execute(
+                db.q("UPDATE rescue_cases SET alarm_id = ?, next_escalation_ms = NULL WHERE case_id = ?"),
+                (gone.alarm_id, gone.case_id),
+            )
+            _save_step(db, cur, gone, now)
+            cur.execute(db.q("DELETE FROM rescue_steps WHERE case_id = ?"), (kept.case_id,))
+            for n, st in enumerate(kept.steps):
+                cur.execute(
+                    db.q("INSERT INTO rescue_steps (case_id, n, status, at_ms, actor, note) VALUES (?, ?, ?, ?, ?, ?)"),
+                    (kept.case_id, n, st.status.value, st.at_ms, st.actor, st.note),
+                )
+            cur.execute(
+                db.q(
+                    "UPDATE rescue_cases SET alarm_id = ?, floor = ?, status = ?, occurred_ms = ?, updated_ms = ? "
+                    "WHERE case_id = ?"
+                ),
+                (kept.alarm_id, kept.floor, kept.status.value, kept.occurred_ms, now, kept.case_id),
+            )
+            # an escalation either case already sent is not sent again for the merged one
+            sent = dict(into_sent)
+            for kind, ms in away_sent.items():
+                if kind not in sent:
+                    cur.execute(
+                        db.q("INSERT INTO rescue_escalations (case_id, kind, sent_ms) VALUES (?, ?, ?)"),
+                        (kept.case_id, kind, ms),
+                    )
+                    sent[kind] = ms
+            self._schedule(cur, kept, sent)
+            res = TickResult()
+            ident = _identity_of(db, cur, kept.device_id)
+            self._notify(cur, gone, away_sent, ident, "rescue.status", f"{gone.case_id}:merged", now, res)
+            self._notify(cur, kept, sent, ident, "rescue.status", f"{kept.case_id}:merge:{gone.case_id}", now, res)
+            body = city_feed.case_body(kept, sent, ident)
+            if audit is not None:
+                audit(cur, body)
+            return body, res
+
+        body, res = await self.db.run(tx)
+        log.info("rescue case %s merged into %s by %s", case_id, into_id, actor)
         self._after(res)
         return body
 

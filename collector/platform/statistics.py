@@ -164,8 +164,8 @@ def compute(
     limit_ms = round(arrival_limit_s * 1000)
     for c in cases:
         f = per_dev.get(c.device_id)
-        if f is None or not since_ms <= c.occurred_ms < until_ms:
-            continue
+        if f is None or not since_ms <= c.occurred_ms < until_ms or c.status is Status.MERGED:
+            continue  # a merged case is counted once, in the case it was merged into
         f.rescue_cases += 1
         if c.status is Status.FALSE_ALARM:
             f.false_alarms += 1
