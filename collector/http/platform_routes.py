@@ -182,6 +182,15 @@ async def _visible_registry(request: web.Request) -> list[identity.ElevatorIdent
     return [i for i in await _p(request).registry() if seen is None or i.device_id in seen]
 
 
+async def h_registry_history(request: web.Request) -> web.Response:
+    device_id = request.match_info["device_id"]
+    await require_visible(request, device_id)
+    versions = await _p(request).registry_history(device_id)
+    if not versions:
+        return _error(404, f"elevator {device_id!r} has no registry history (it was never registered)")
+    return web.json_response(versions)
+
+
 async def h_registry_csv(request: web.Request) -> web.Response:
     text = CSV_BOM + identity.to_csv(await _visible_registry(request))
     return web.Response(
@@ -193,11 +202,17 @@ async def h_registry_csv(request: web.Request) -> web.Response:
 
 
 async def h_registry_import(request: web.Request) -> web.Response:
+    valid_from_ms = None
+    if "valid_from" in request.query:
+        try:
+            valid_from_ms = identity.parse_valid_from(request.query["valid_from"])
+        except ValueError as exc:
+            return _error(400, f"query parameter valid_from: {exc}")
     text = decode_utf8(await read_bytes(request, LARGE_BODY_BYTES), "the CSV")
     size = len(text.encode())
     hook = audit_hook(request, "registry", "import", lambda out: (None, None, {**out, "bytes": size}))
     try:
-        out = await _p(request).import_registry(text, audit=hook)
+        out = await _p(request).import_registry(text, valid_from_ms, audit=hook)
     except IdentityError as exc:
         return _error(400, "the CSV was not imported", problems=exc.problems)
     return web.json_response(out)
@@ -478,6 +493,17 @@ ROUTES = [
     ),
     Route(
         "GET",
+        "/api/v1/registry/{device_id}/history",
+        h_registry_history,
+        ANYONE,
+        "one elevator's registry versions, oldest first, each with valid_from/valid_until (a company: its own)",
+        tag="registry",
+        params=({"name": "device_id", "in": "path", "required": True, "schema": _S},),
+        response=_LIST,
+        extra_responses={"404": "never registered"},
+    ),
+    Route(
+        "GET",
         "/api/v1/registry.csv",
         h_registry_csv,
         ANYONE,
@@ -490,8 +516,10 @@ ROUTES = [
         "/api/v1/registry.csv",
         h_registry_import,
         ADMINS,
-        "import the registry from CSV (all or nothing)",
+        "import the registry from CSV (all or nothing); each changed elevator gets a new version, "
+        "valid from the row's valid_from column, else the valid_from parameter, else now",
         tag="registry",
+        params=({"name": "valid_from", "in": "query", "schema": _S},),
         response=_OBJ,
         body={"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}},
     ),

@@ -11,13 +11,22 @@ Sans-IO. A device id is the gateway's name on the wire; a supervisor knows the e
   330683 Shengzhou;
 - `address`, `using_unit` (the owner responsible for its safe use) and `maintenance_company`.
 
-CSV: UTF-8, a header row naming the columns of `FIELDS` in any order (a BOM is accepted, as Excel
-writes one); every error names the CSV line and the field.
+Those seven are required. The rest (`OPTIONAL`) may be empty, so the seven-column files of the
+release before them still import: `use_certificate_no` (使用登记证编号), `latitude`/`longitude`
+(WGS-84 degrees), the using unit's and the maintenance company's phones, the maintenance contract's
+start and end, `brand`, `model`, `controller`, `installed_on`, and the last and next periodic
+inspection (定期检验, TSG T7001) dates. Dates are ISO `YYYY-MM-DD`.
+
+CSV: UTF-8, a header row naming the required columns and any optional ones in any order (a BOM
+is accepted, as Excel writes one); an optional `valid_from` column (ISO date or date-time, UTC)
+gives the day a row's change takes effect (see docs/registry.md). Every error names the CSV line
+and the field.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import re
 from collections.abc import Iterable
@@ -98,18 +107,105 @@ class ElevatorIdentity:
     address: str
     using_unit: str
     maintenance_company: str
+    use_certificate_no: str = ""
+    latitude: str = ""
+    longitude: str = ""
+    using_unit_phone: str = ""
+    maintenance_phone: str = ""
+    contract_start: str = ""
+    contract_end: str = ""
+    brand: str = ""
+    model: str = ""
+    controller: str = ""
+    installed_on: str = ""
+    last_inspection: str = ""
+    next_inspection: str = ""
 
     @property
     def district(self) -> str | None:
         return DISTRICTS.get(self.area_code)
 
     def as_dict(self) -> dict[str, str | None]:
-        d: dict[str, str | None] = {f: getattr(self, f) for f in FIELDS}
+        d: dict[str, str | None] = {f: getattr(self, f) for f in ALL_FIELDS}
         d["district"] = self.district
         return d
 
 
-FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ElevatorIdentity))
+ALL_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ElevatorIdentity))
+# The required seven, the columns of the release before the optional ones (and of its CSV files).
+FIELDS: tuple[str, ...] = ALL_FIELDS[:7]
+REQUIRED = FIELDS
+OPTIONAL: tuple[str, ...] = ALL_FIELDS[7:]
+VALID_FROM = "valid_from"  # a CSV column, not a field: when the row's change takes effect
+_PHONE = re.compile(r"^\+?[0-9][0-9 -]{2,23}$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_DATES = ("contract_start", "contract_end", "installed_on", "last_inspection", "next_inspection")
+
+
+def _date_problem(value: str) -> str | None:
+    if not _DATE.fullmatch(value):
+        return f"{value!r} must be a date YYYY-MM-DD"
+    try:
+        datetime.date.fromisoformat(value)
+    except ValueError:
+        return f"{value!r} is no calendar date"
+    return None
+
+
+def parse_valid_from(value: str) -> int:
+    """Unix ms of an ISO date (midnight UTC) or date-time (UTC when it names no offset)."""
+    try:
+        if _DATE.fullmatch(value):
+            day = datetime.date.fromisoformat(value)
+            at = datetime.datetime(day.year, day.month, day.day, tzinfo=datetime.UTC)
+        else:
+            at = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if at.tzinfo is None:
+                at = at.replace(tzinfo=datetime.UTC)
+    except ValueError:
+        raise ValueError(f"{value!r} must be an ISO date or date-time, e.g. 2026-07-01") from None
+    return int(at.timestamp() * 1000)
+
+
+def _optional_problems(values: dict[str, str]) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for name, lo, hi in (("latitude", -90.0, 90.0), ("longitude", -180.0, 180.0)):
+        v = values.get(name, "")
+        if not v:
+            continue
+        try:
+            x = float(v)
+        except ValueError:
+            out.append((name, f"{v!r} must be a number of degrees"))
+            continue
+        if not (lo <= x <= hi) or x != x:
+            out.append((name, f"{v!r} must be between {lo:g} and {hi:g} degrees"))
+    if bool(values.get("latitude")) != bool(values.get("longitude")):
+        out.append(
+            ("longitude" if values.get("latitude") else "latitude", "give both latitude and longitude, or neither")
+        )
+    for name in ("using_unit_phone", "maintenance_phone"):
+        v = values.get(name, "")
+        if v and not _PHONE.fullmatch(v):
+            out.append((name, f"{v!r} must be a phone number: digits, spaces or '-', optionally a leading '+'"))
+    good_dates = {}
+    for name in _DATES:
+        v = values.get(name, "")
+        if v:
+            problem = _date_problem(v)
+            if problem:
+                out.append((name, problem))
+            else:
+                good_dates[name] = v
+    for first, then in (("contract_start", "contract_end"), ("last_inspection", "next_inspection")):
+        if first in good_dates and then in good_dates and good_dates[then] < good_dates[first]:
+            out.append((then, f"{good_dates[then]} is before {first} {good_dates[first]}"))
+    for name in ("use_certificate_no", "brand", "model", "controller"):
+        if len(values.get(name, "")) > 100:
+            out.append((name, "must be at most 100 characters"))
+    return out
+
+
 _DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -135,12 +231,12 @@ def field_problems(values: dict[str, str]) -> list[tuple[str, str]]:
     for name in ("address", "using_unit", "maintenance_company"):
         if not values.get(name, "").strip():
             out.append((name, "must not be empty"))
-    return out
+    return out + _optional_problems(values)
 
 
 def make(values: dict[str, str]) -> ElevatorIdentity:
     """One validated identity from field values (stripped); IdentityError names each bad field."""
-    clean = {k: (values.get(k) or "").strip() for k in FIELDS}
+    clean = {k: (values.get(k) or "").strip() for k in ALL_FIELDS}
     problems = field_problems(clean)
     if problems:
         who = clean["device_id"] or "elevator"
@@ -164,6 +260,11 @@ def check_unique(items: list[tuple[str, ElevatorIdentity]]) -> list[str]:
 
 def parse_csv(text: str) -> list[ElevatorIdentity]:
     """All elevators of a CSV file, or IdentityError listing every problem with its line."""
+    return [ident for ident, _ in parse_csv_dated(text)]
+
+
+def parse_csv_dated(text: str) -> list[tuple[ElevatorIdentity, int | None]]:
+    """Each elevator with its row's `valid_from` (Unix ms; None when the file gives none)."""
     if text.startswith("\ufeff"):
         text = text[1:]
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -175,18 +276,22 @@ def parse_csv(text: str) -> list[ElevatorIdentity]:
         raise IdentityError([f"line 1: {exc}"]) from None
     names = [h.strip() for h in header]
     problems = []
-    missing = [f for f in FIELDS if f not in names]
+    missing = [f for f in REQUIRED if f not in names]
     if missing:
         problems.append(f"line 1: missing column(s) {', '.join(missing)}")
-    unknown = [h for h in names if h not in FIELDS]
+    unknown = [h for h in names if h not in ALL_FIELDS and h != VALID_FROM]
     if unknown:
-        problems.append(f"line 1: unknown column(s) {', '.join(unknown)} (expected {', '.join(FIELDS)})")
+        problems.append(
+            f"line 1: unknown column(s) {', '.join(unknown)} (expected {', '.join(FIELDS)}, "
+            f"optionally {', '.join(OPTIONAL)}, {VALID_FROM})"
+        )
     dupes = sorted({h for h in names if names.count(h) > 1})
     if dupes:
         problems.append(f"line 1: column(s) given twice: {', '.join(dupes)}")
     if problems:
         raise IdentityError(problems)
     got: list[tuple[str, ElevatorIdentity]] = []
+    dates: list[int | None] = []
     try:
         for row in reader:
             line = reader.line_num
@@ -197,22 +302,29 @@ def parse_csv(text: str) -> list[ElevatorIdentity]:
                 continue
             values = {h: cell.strip() for h, cell in zip(names, row, strict=True)}
             bad = field_problems(values)
+            when: int | None = None
+            if values.get(VALID_FROM):
+                try:
+                    when = parse_valid_from(values[VALID_FROM])
+                except ValueError as exc:
+                    bad.append((VALID_FROM, str(exc)))
             if bad:
                 problems += [f"line {line}: field {f}: {p}" for f, p in bad]
                 continue
-            got.append((f"line {line}", ElevatorIdentity(**{k: values[k] for k in FIELDS})))
+            got.append((f"line {line}", ElevatorIdentity(**{k: values.get(k, "") for k in ALL_FIELDS})))
+            dates.append(when)
     except csv.Error as exc:
         problems.append(f"line {reader.line_num}: {exc}")
     problems += check_unique(got)
     if problems:
         raise IdentityError(problems)
-    return [ident for _, ident in got]
+    return [(ident, when) for (_, ident), when in zip(got, dates, strict=True)]
 
 
 def to_csv(identities: Iterable[ElevatorIdentity]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(FIELDS)
+    w.writerow(ALL_FIELDS)
     for ident in sorted(identities, key=lambda i: i.device_id):
-        w.writerow([getattr(ident, f) for f in FIELDS])
+        w.writerow([getattr(ident, f) for f in ALL_FIELDS])
     return buf.getvalue()

@@ -205,13 +205,26 @@ def _set_state(db: Store, cur: Any, name: str, value: int) -> None:
 
 
 def _identities(db: Store, cur: Any) -> dict[str, ElevatorIdentity]:
-    cur.execute("SELECT " + ", ".join(identity.FIELDS) + " FROM elevator_identity")
+    cur.execute("SELECT " + ", ".join(identity.ALL_FIELDS) + " FROM elevator_identity")
     return {row[0]: ElevatorIdentity(*row) for row in cur.fetchall()}
+
+
+def _company_periods(cur: Any) -> dict[str, tuple[tuple[int, str], ...]]:
+    """Per elevator, (valid_from_ms, maintenance company) of each registry version, in time order."""
+    cur.execute(
+        "SELECT device_id, valid_from_ms, maintenance_company FROM elevator_identity_versions "
+        "ORDER BY device_id, valid_from_ms, version"
+    )
+    out: dict[str, list[tuple[int, str]]] = {}
+    for d, at, company in cur.fetchall():
+        out.setdefault(d, []).append((int(at), company))
+    return {d: tuple(p) for d, p in out.items()}
 
 
 def _identity_of(db: Store, cur: Any, device_id: str) -> dict[str, Any] | None:
     cur.execute(
-        db.q("SELECT " + ", ".join(identity.FIELDS) + " FROM elevator_identity WHERE device_id = ?"), (device_id,)
+        db.q("SELECT " + ", ".join(identity.ALL_FIELDS) + " FROM elevator_identity WHERE device_id = ?"),
+        (device_id,),
     )
     row = cur.fetchone()
     return None if row is None else ElevatorIdentity(*row).as_dict()
@@ -990,13 +1003,18 @@ class Platform:
         def q(cur: Any) -> tuple[list[statistics.ElevatorRef], list[statistics.AlarmFact], list[RescueCase]]:
             db = self.db
             idents = _identities(db, cur)
+            periods = _company_periods(cur)
             cur.execute("SELECT device_id, created_ms FROM devices")
             refs = []
             for d, created in cur.fetchall():
                 i = idents.get(d)
                 refs.append(
                     statistics.ElevatorRef(
-                        d, i.area_code if i else None, i.maintenance_company if i else None, int(created)
+                        d,
+                        i.area_code if i else None,
+                        i.maintenance_company if i else None,
+                        int(created),
+                        periods.get(d, ()),
                     )
                 )
             cur.execute(
@@ -1020,10 +1038,47 @@ class Platform:
         idents = await self.db.run(lambda cur: _identities(self.db, cur))
         return [idents[d] for d in sorted(idents)]
 
-    async def import_registry(self, text: str, audit: AuditHook | None = None) -> dict[str, int]:
+    async def registry_history(self, device_id: str) -> list[dict[str, Any]]:
+        """Every version of one elevator's registry entry, oldest first (empty: never registered)."""
+
+        def q(cur: Any) -> list[dict[str, Any]]:
+            cols = ", ".join(identity.ALL_FIELDS)
+            cur.execute(
+                self.db.q(
+                    f"SELECT version, valid_from_ms, recorded_ms, {cols} FROM elevator_identity_versions "
+                    "WHERE device_id = ? ORDER BY version"
+                ),
+                (device_id,),
+            )
+            rows = cur.fetchall()
+            out = []
+            for n, row in enumerate(rows):
+                version, valid_from, recorded = int(row[0]), int(row[1]), int(row[2])
+                until = int(rows[n + 1][1]) if n + 1 < len(rows) else None
+                out.append(
+                    {
+                        "version": version,
+                        "valid_from": iso(valid_from),
+                        "valid_until": None if until is None else iso(until),
+                        "recorded": iso(recorded),
+                        **ElevatorIdentity(*row[3:]).as_dict(),
+                    }
+                )
+            return out
+
+        return await self.db.run(q)
+
+    async def import_registry(
+        self, text: str, valid_from_ms: int | None = None, audit: AuditHook | None = None
+    ) -> dict[str, int]:
         """Replace-or-add the CSV's elevators in one transaction; IdentityError lists the problems;
-        `audit` as for `act`."""
-        parsed = identity.parse_csv(text)
+        `audit` as for `act`.
+
+        Each elevator whose fields changed gets a new version in its history, valid from the
+        row's `valid_from`, else `valid_from_ms`, else now (docs/registry.md). History is only
+        appended to: a version may not take effect before the elevator's latest one."""
+        dated = identity.parse_csv_dated(text)
+        parsed = [i for i, _ in dated]
 
         def tx(cur: Any) -> dict[str, int]:
             db = self.db
@@ -1034,24 +1089,41 @@ class Platform:
             problems = identity.check_unique(kept + [(f"CSV elevator {i.device_id}", i) for i in parsed])
             if problems:
                 raise IdentityError(problems)
-            changed = 0
             now = self.clock()
-            for i in parsed:
-                if existing.get(i.device_id) == i:
-                    continue
+            cur.execute(
+                "SELECT device_id, MAX(version), MAX(valid_from_ms) FROM elevator_identity_versions GROUP BY device_id"
+            )
+            latest = {d: (int(v), int(f)) for d, v, f in cur.fetchall()}
+            changes = [(i, when) for i, when in dated if existing.get(i.device_id) != i]
+            for i, when in changes:
+                effective = when if when is not None else valid_from_ms if valid_from_ms is not None else now
+                last = latest.get(i.device_id)
+                if last is not None and effective < last[1]:
+                    problems.append(
+                        f"CSV elevator {i.device_id}: field valid_from: {iso(effective)} is before its version "
+                        f"{last[0]}, valid from {iso(last[1])} (history is only appended to)"
+                    )
+            if problems:
+                raise IdentityError(problems)
+            for i, _ in changes:
                 cur.execute(db.q("DELETE FROM elevator_identity WHERE device_id = ?"), (i.device_id,))
-                changed += 1
-            for i in parsed:
-                if existing.get(i.device_id) == i:
-                    continue
+            cols = ", ".join(identity.ALL_FIELDS)
+            marks = ", ".join("?" * len(identity.ALL_FIELDS))
+            for i, when in changes:
+                values = tuple(getattr(i, f) for f in identity.ALL_FIELDS)
+                cur.execute(
+                    db.q(f"INSERT INTO elevator_identity ({cols}, updated_ms) VALUES ({marks}, ?)"), (*values, now)
+                )
+                effective = when if when is not None else valid_from_ms if valid_from_ms is not None else now
+                version = latest.get(i.device_id, (0, 0))[0] + 1
                 cur.execute(
                     db.q(
-                        "INSERT INTO elevator_identity (" + ", ".join(identity.FIELDS) + ", updated_ms) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                        f"INSERT INTO elevator_identity_versions ({cols}, version, valid_from_ms, recorded_ms) "
+                        f"VALUES ({marks}, ?, ?, ?)"
                     ),
-                    (*(getattr(i, f) for f in identity.FIELDS), now),
+                    (*values, version, effective, now),
                 )
-            out = {"elevators": len(parsed), "changed": changed}
+            out = {"elevators": len(parsed), "changed": len(changes)}
             if audit is not None:
                 audit(cur, out)
             return out

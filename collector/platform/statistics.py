@@ -18,6 +18,12 @@ Definitions (also in docs/statistics.md):
   catalog, without the link states `comms_lost` and `device_offline`);
 - advisories by type: trend watch's advisories (severity `advisory`, docs/trend-watch.md) raised
   in the window; they are not faults and count in nothing else.
+
+A company's figures count each alarm and case against the company in charge of the elevator when
+it was raised / occurred (the registry's effective-dated history, docs/registry.md), and its
+observed time only while it was in charge: moving an elevator to another company leaves the
+months before the move with the old one. An elevator that changed company within the window is
+counted in the `elevators` of both. Districts and "all" use the elevator's whole window.
 """
 
 from __future__ import annotations
@@ -52,6 +58,25 @@ class ElevatorRef:
     area_code: str | None
     maintenance_company: str | None
     registered_ms: int
+    # (valid_from_ms, company) in time order, from the registry's history; empty: the current
+    # `maintenance_company` for all time.
+    companies: tuple[tuple[int, str], ...] = ()
+
+    def company_periods(self, since_ms: int, until_ms: int) -> list[tuple[str, int, int]]:
+        """(company, start, end) of each stretch of [since_ms, until_ms) one company was in charge."""
+        known = self.companies or ((0, self.maintenance_company or "(unknown)"),)
+        out: list[tuple[str, int, int]] = []
+        for n, (start, company) in enumerate(known):
+            end = known[n + 1][0] if n + 1 < len(known) else until_ms
+            if n == 0:
+                start = min(start, since_ms)  # before the first version: the first company
+            lo, hi = max(start, since_ms), min(end, until_ms)
+            if lo < hi:
+                if out and out[-1][0] == company and out[-1][2] == lo:
+                    out[-1] = (company, out[-1][1], hi)
+                else:
+                    out.append((company, lo, hi))
+        return out
 
 
 def p90(values: Sequence[float]) -> float | None:
@@ -139,48 +164,55 @@ def compute(
     if until_ms <= since_ms:
         raise ValueError(f"empty window: until_ms {until_ms} <= since_ms {since_ms}")
     refs = {e.device_id: e for e in elevators}
-    per_dev = {d: Figures("elevator", d, elevators=1) for d in sorted(refs)}
-    for d, e in refs.items():
-        per_dev[d].observed_ms = max(0, until_ms - max(since_ms, e.registered_ms))
+    alarms_of: dict[str, list[AlarmFact]] = {d: [] for d in refs}
     for a in alarms:
-        f = per_dev.get(a.device_id)
-        if f is None:
-            continue
-        if a.type == "device_offline":
-            start = max(since_ms, refs[a.device_id].registered_ms)
-            f.offline_ms += _overlap(
-                a.raised_ms, a.cleared_ms if a.cleared_ms is not None else until_ms, start, until_ms
-            )
-        if not since_ms <= a.raised_ms < until_ms or a.type in NOT_FAULTS:
-            continue
-        if a.type in ADVISORY_TYPES:
-            f.advisories_by_type[a.type] = f.advisories_by_type.get(a.type, 0) + 1
-            continue
-        f.faults_by_type[a.type] = f.faults_by_type.get(a.type, 0) + 1
-        if a.type == "entrapment":
-            f.entrapments += 1
-        if a.type in EQUIPMENT_FAULTS:
-            f.equipment_faults += 1
-    limit_ms = round(arrival_limit_s * 1000)
+        if a.device_id in alarms_of:
+            alarms_of[a.device_id].append(a)
+    cases_of: dict[str, list[RescueCase]] = {d: [] for d in refs}
     for c in cases:
-        f = per_dev.get(c.device_id)
-        if f is None or not since_ms <= c.occurred_ms < until_ms or c.status is Status.MERGED:
-            continue  # a merged case is counted once, in the case it was merged into
-        f.rescue_cases += 1
-        if c.status is Status.FALSE_ALARM:
-            f.false_alarms += 1
-        if c.response_s is not None:
-            f.response_s.append(c.response_s)
-        if c.arrival_s is not None:
-            f.arrival_s.append(c.arrival_s)
-        if c.status is Status.FALSE_ALARM:
-            continue
-        arrived = c.at(Status.ON_SITE)
-        if arrived is not None:
-            f.arrival_judged += 1
-            f.arrived_in_time += arrived - c.occurred_ms <= limit_ms
-        elif until_ms - c.occurred_ms > limit_ms:
-            f.arrival_judged += 1
+        if c.device_id in cases_of:
+            cases_of[c.device_id].append(c)
+    limit_ms = round(arrival_limit_s * 1000)
+
+    def tally(d: str, lo: int, hi: int) -> Figures:
+        """One elevator's figures for the facts of [lo, hi); cases are judged at `until_ms`."""
+        f = Figures("elevator", d, elevators=1)
+        start = max(lo, refs[d].registered_ms)
+        f.observed_ms = max(0, hi - start)
+        for a in alarms_of[d]:
+            if a.type == "device_offline":
+                f.offline_ms += _overlap(a.raised_ms, a.cleared_ms if a.cleared_ms is not None else until_ms, start, hi)
+            if not lo <= a.raised_ms < hi or a.type in NOT_FAULTS:
+                continue
+            if a.type in ADVISORY_TYPES:
+                f.advisories_by_type[a.type] = f.advisories_by_type.get(a.type, 0) + 1
+                continue
+            f.faults_by_type[a.type] = f.faults_by_type.get(a.type, 0) + 1
+            if a.type == "entrapment":
+                f.entrapments += 1
+            if a.type in EQUIPMENT_FAULTS:
+                f.equipment_faults += 1
+        for c in cases_of[d]:
+            if not lo <= c.occurred_ms < hi or c.status is Status.MERGED:
+                continue  # a merged case is counted once, in the case it was merged into
+            f.rescue_cases += 1
+            if c.status is Status.FALSE_ALARM:
+                f.false_alarms += 1
+            if c.response_s is not None:
+                f.response_s.append(c.response_s)
+            if c.arrival_s is not None:
+                f.arrival_s.append(c.arrival_s)
+            if c.status is Status.FALSE_ALARM:
+                continue
+            arrived = c.at(Status.ON_SITE)
+            if arrived is not None:
+                f.arrival_judged += 1
+                f.arrived_in_time += arrived - c.occurred_ms <= limit_ms
+            elif until_ms - c.occurred_ms > limit_ms:
+                f.arrival_judged += 1
+        return f
+
+    per_dev = {d: tally(d, since_ms, until_ms) for d in sorted(refs)}
 
     groups: dict[tuple[str, str], Figures] = {}
 
@@ -205,7 +237,12 @@ def compute(
     for d, f in per_dev.items():
         e = refs[d]
         add("district", e.area_code or "(unknown)", f)
-        add("company", e.maintenance_company or "(unknown)", f)
+        periods = e.company_periods(since_ms, until_ms)
+        if len(periods) == 1:
+            add("company", periods[0][0], f)
+        else:
+            for company, lo, hi in periods:
+                add("company", company, tally(d, lo, hi))
         add("all", "all", f)
     order = {"district": 0, "company": 1, "all": 2}
     rest = sorted(groups.values(), key=lambda g: (order[g.scope], g.key))

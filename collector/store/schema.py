@@ -26,6 +26,23 @@ from dataclasses import dataclass
 
 from collector.errors import StoreError
 
+# The registry's optional fields (collector/platform/identity.py OPTIONAL, same order), added by step 6.
+OPTIONAL_IDENTITY_COLUMNS = (
+    "use_certificate_no",
+    "latitude",
+    "longitude",
+    "using_unit_phone",
+    "maintenance_phone",
+    "contract_start",
+    "contract_end",
+    "brand",
+    "model",
+    "controller",
+    "installed_on",
+    "last_inspection",
+    "next_inspection",
+)
+
 INGEST_TABLES = """
 CREATE TABLE IF NOT EXISTS devices (
     device_id TEXT PRIMARY KEY,
@@ -297,6 +314,45 @@ MIGRATIONS: Sequence[Migration] = (
             assigned_to TEXT,
             note TEXT NOT NULL
         )""",
+    ),
+    Migration(
+        6,
+        "the registry's full fields and its effective-dated history (issue 17 item 1): every elevator the "
+        "registry held becomes version 1, valid from the epoch, so old statistics read as they did",
+        """CREATE TABLE IF NOT EXISTS elevator_identity_versions (
+            device_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            valid_from_ms BIGINT NOT NULL,
+            recorded_ms BIGINT NOT NULL,
+            registration_code TEXT NOT NULL,
+            rescue_code TEXT NOT NULL,
+            area_code TEXT NOT NULL,
+            address TEXT NOT NULL,
+            using_unit TEXT NOT NULL,
+            maintenance_company TEXT NOT NULL,
+            use_certificate_no TEXT NOT NULL DEFAULT '',
+            latitude TEXT NOT NULL DEFAULT '',
+            longitude TEXT NOT NULL DEFAULT '',
+            using_unit_phone TEXT NOT NULL DEFAULT '',
+            maintenance_phone TEXT NOT NULL DEFAULT '',
+            contract_start TEXT NOT NULL DEFAULT '',
+            contract_end TEXT NOT NULL DEFAULT '',
+            brand TEXT NOT NULL DEFAULT '',
+            model TEXT NOT NULL DEFAULT '',
+            controller TEXT NOT NULL DEFAULT '',
+            installed_on TEXT NOT NULL DEFAULT '',
+            last_inspection TEXT NOT NULL DEFAULT '',
+            next_inspection TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (device_id, version)
+        );
+        CREATE INDEX IF NOT EXISTS elevator_identity_versions_by_time
+            ON elevator_identity_versions (device_id, valid_from_ms);
+        INSERT INTO elevator_identity_versions (device_id, version, valid_from_ms, recorded_ms, registration_code,
+            rescue_code, area_code, address, using_unit, maintenance_company)
+        SELECT device_id, 1, 0, updated_ms, registration_code, rescue_code, area_code, address, using_unit,
+            maintenance_company FROM elevator_identity
+        WHERE device_id NOT IN (SELECT device_id FROM elevator_identity_versions)""",
+        columns=tuple(("elevator_identity", c, "TEXT NOT NULL DEFAULT ''") for c in OPTIONAL_IDENTITY_COLUMNS),
     ),
 )
 

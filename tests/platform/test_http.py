@@ -15,6 +15,7 @@ import aiohttp
 
 from collector.http.city_api import CityConfig
 from collector.http.platform_server import serve
+from collector.platform import identity
 from collector.platform.identity import FIELDS
 from collector.platform.service import PlatformConfig
 from collector.store import open_store
@@ -86,7 +87,12 @@ async def test_routes_end_to_end_over_http(db_url: str) -> None:
         async with http.put(base + "/api/v1/registry.csv", data=REGISTRY.encode(), headers=AUTH) as r:
             assert r.status == 200 and (await r.json())["changed"] == 1
         status, text = await get("/api/v1/registry.csv")
-        assert status == 200 and text == "\ufeff" + REGISTRY  # the BOM Excel needs to read UTF-8
+        assert status == 200 and text.startswith("\ufeff")  # the BOM Excel needs to read UTF-8
+        assert identity.parse_csv(text) == identity.parse_csv(REGISTRY)  # all fields, the old file's values
+        status, history = await get("/api/v1/registry/lift-1/history")
+        assert status == 200 and [(v["version"], v["maintenance_company"]) for v in history] == [(1, "Acme Lift")]
+        status, _ = await get("/api/v1/registry/lift-9/history")
+        assert status == 404
 
         # the entrapment has opened a case; walk it through the API
         async def one_case() -> Any:

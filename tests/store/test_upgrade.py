@@ -88,6 +88,9 @@ async def test_release_database_upgrades_without_loss(release_url: str) -> None:
             (session,) = await p.sessions("lift-1", None)
             assert session["floors_visited"] == [1, 2, 3, 4]
             assert [i.device_id for i in await p.registry()] == ["lift-1", "lift-2"]
+            for d in ("lift-1", "lift-2"):  # every old registry row is version 1, valid from the epoch
+                (v1,) = await p.registry_history(d)
+                assert (v1["version"], v1["valid_from"], v1["valid_until"]) == (1, "1970-01-01T00:00:00.000Z", None)
             (item,) = await p.city_items("alarm")
             assert item["county"] == "330681"
             # new facts go on after the old ones: a second entrapment opens a second case
