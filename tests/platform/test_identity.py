@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import csv
+
 import pytest
 
-from collector.platform.identity import FIELDS, IdentityError, make, parse_csv, to_csv
+from collector.platform.identity import (
+    ALL_FIELDS,
+    FIELDS,
+    OPTIONAL,
+    IdentityError,
+    make,
+    parse_csv,
+    parse_csv_dated,
+    to_csv,
+)
 
 HEADER = ",".join(FIELDS)
 GOOD = [
@@ -88,3 +99,52 @@ def test_make_validates_single_records() -> None:
     values["rescue_code"] = "abc"
     with pytest.raises(IdentityError, match="lift-1: field rescue_code"):
         make(values)
+
+
+# --- the full fields (issue 17 item 1) ------------------------------------------------------
+def test_an_old_seven_column_file_still_imports_and_exports_with_every_field() -> None:
+    items = parse_csv(csv_of(*GOOD))  # the release's header: exactly the seven required columns
+    assert items[0].maintenance_phone == "" and items[0].next_inspection == ""
+    text = to_csv(items)
+    assert text.splitlines()[0].split(",") == list(ALL_FIELDS)
+    assert parse_csv(text) == items
+
+
+FULL = ",".join([*FIELDS, *OPTIONAL, "valid_from"])
+FULL_ROW = GOOD[0] + (
+    ",TS3133060220150001,30.0009,120.5795,0575-8512 0000,+86 575 8888 1234,2025-01-01,2027-12-31,"
+    "日立 Hitachi,HGP,Monarch NICE3000,2015-06-01,2025-09-30,2026-09-30,2026-01-01T08:00:00+08:00"
+)
+
+
+def test_full_row_and_its_valid_from() -> None:
+    ((item, when),) = parse_csv_dated(csv_of(FULL_ROW, header=FULL))
+    assert (item.use_certificate_no, item.brand, item.controller) == (
+        "TS3133060220150001",
+        "日立 Hitachi",
+        "Monarch NICE3000",
+    )
+    assert when == 1_767_225_600_000  # 2026-01-01T00:00Z: the offset is honoured
+    assert to_csv([item]).splitlines()[1].endswith(",2015-06-01,2025-09-30,2026-09-30")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("latitude", "91", "line 2: field latitude: '91' must be between -90 and 90 degrees"),
+        ("longitude", "east", "line 2: field longitude: 'east' must be a number of degrees"),
+        ("maintenance_phone", "call me", "line 2: field maintenance_phone: 'call me' must be a phone number"),
+        ("contract_end", "2024-12-31", "line 2: field contract_end: 2024-12-31 is before contract_start 2025-01-01"),
+        ("next_inspection", "2026-02-30", "line 2: field next_inspection: '2026-02-30' is no calendar date"),
+        ("installed_on", "1.6.2015", "line 2: field installed_on: '1.6.2015' must be a date YYYY-MM-DD"),
+        ("valid_from", "soon", "line 2: field valid_from: 'soon' must be an ISO date or date-time"),
+    ],
+)
+def test_optional_fields_are_validated_by_line_and_field(field: str, value: str, problem: str) -> None:
+    names = FULL.split(",")
+    cells = next(csv.reader([FULL_ROW]))
+    cells[names.index(field)] = value
+    row = ",".join(f'"{c}"' for c in cells)
+    with pytest.raises(IdentityError) as exc:
+        parse_csv(csv_of(row, header=FULL))
+    assert exc.value.problems[0].startswith(problem)
