@@ -16,7 +16,7 @@ const NOTIFY_REPEAT_MS = 30000;  // and notify again
 const STEPS = {                  // rescue case status -> the steps a person can take now
   "01": ["respond"], "02": ["arrive"], "04": ["complete"],
 };
-const CLOSED = new Set(["00", "05"]);
+const CLOSED = new Set(["00", "05", "06"]);
 
 const $ = (id) => document.getElementById(id);
 const state = {
@@ -34,6 +34,8 @@ function signedIn() { return Boolean(token() || csrf()); }
 function platformBase() { return (localStorage.getItem("console.platform") || "").replace(/\/+$/, ""); }
 function actor() { return ($("actor").value || "").trim(); }
 function canAct() { return state.role !== "regulator"; }
+// Merging two cases of one car is the duty room's call (the API admits duty officers and admins).
+function canMerge() { return state.role === null || ["duty_officer", "admin"].includes(state.role); }
 
 class ApiError extends Error {
   constructor(status, message) { super(message); this.status = status; }
@@ -369,6 +371,13 @@ function stepButtons(c) {
   if (!CLOSED.has(c.status)) {
     buttons.push(el("button", { type: "button", class: "step secondary", "data-case": c.case_id, "data-action": "false_alarm" }, t("act_false_alarm")));
   }
+  // One car, one case: another open case of the same car is offered as the one to merge this into.
+  if (!CLOSED.has(c.status) && canMerge()) {
+    for (const other of state.cases) {
+      if (other.closed || other.case_id === c.case_id || other.device_id !== c.device_id) continue;
+      buttons.push(el("button", { type: "button", class: "step secondary", "data-merge": c.case_id, "data-into": other.case_id }, t("merge_into", { c: other.case_id })));
+    }
+  }
   return buttons;
 }
 
@@ -679,9 +688,10 @@ function tickTimers() {
 }
 
 // --- acting -------------------------------------------------------------------------------------
-function confirmDialog(text) {
+function confirmDialog(text, yes) {
   const dialog = $("confirm");
   $("confirm-text").textContent = text;
+  $("confirm-yes").textContent = yes || t("confirm_yes");
   return new Promise((resolve) => {
     dialog.addEventListener("close", () => resolve(dialog.returnValue === "yes"), { once: true });
     dialog.returnValue = "";
@@ -706,6 +716,21 @@ async function act(caseId, action, button) {
   try {
     await platformApi("/api/v1/rescue-cases/" + encodeURIComponent(caseId) + "/actions",
       { method: "POST", body: JSON.stringify({ action, ...who }) });
+    state.reportsAt = 0;
+    await refresh(["cases"]);
+  } catch (err) {
+    $("action-error").textContent = t("action_failed", { c: caseId, m: err.message });
+    button.disabled = false;
+  }
+}
+
+async function mergeCase(caseId, into, button) {
+  if (!(await confirmDialog(t("confirm_merge", { c: caseId, into }), t("merge_yes")))) return;
+  $("action-error").textContent = "";
+  button.disabled = true;
+  try {
+    await platformApi("/api/v1/rescue-cases/" + encodeURIComponent(caseId) + "/merge",
+      { method: "POST", body: JSON.stringify({ into }) });
     state.reportsAt = 0;
     await refresh(["cases"]);
   } catch (err) {
@@ -928,6 +953,8 @@ function init() {
     unlockAudio();
     const b = event.target.closest("button[data-action]");
     if (b) { act(b.dataset.case, b.dataset.action, b); return; }
+    const m = event.target.closest("button[data-merge]");
+    if (m) { mergeCase(m.dataset.merge, m.dataset.into, m); return; }
     const k = event.target.closest("button[data-ack]");
     if (k) { ackAlarm(k.dataset.ack, k); return; }
     const n = event.target.closest("button[data-new-case]");

@@ -146,12 +146,14 @@ const WORDS = {
   shown_of: ["显示 {n} / {t}", "showing {n} of {t}"],
   // case status and actions
   st_01: ["已发生·待响应", "occurred"], st_02: ["已响应", "responded"], st_04: ["已到场", "on site"],
-  st_00: ["救援完成", "done"], st_05: ["误报", "false alarm"],
+  st_00: ["救援完成", "done"], st_05: ["误报", "false alarm"], st_06: ["已合并", "merged"],
   act_respond: ["响应（接警）", "Responded"], act_arrive: ["已到场", "On site"], act_complete: ["救援完成：人员已脱困", "Done: passengers out"],
   act_false_alarm: ["误报", "False alarm"], act_reopen: ["重新打开", "Reopen"],
   by: ["{d}，{a}", "{d} by {a}"],
   confirm_false_alarm: ["确认将工单 {c} 标记为误报并关闭？只有确认无人被困时才能这样做。", "Mark case {c} as a false alarm and close it? Only when you are sure nobody is trapped."],
   confirm_yes: ["确认误报", "Yes, false alarm"], cancel: ["取消", "Cancel"],
+  merge_into: ["合并到 {c}", "Merge into {c}"], merge_yes: ["确认合并", "Yes, merge"],
+  confirm_merge: ["将工单 {c} 合并到同一部电梯的工单 {into}？{c} 的记录并入 {into}，{c} 随即关闭。", "Merge case {c} into case {into} of the same elevator? {c}'s steps join {into} and {c} is closed."],
   action_failed: ["工单 {c}：{m}", "Case {c}: {m}"],
   // elevator page
   back: ["← 返回", "← Back"], elevator_page: ["电梯 {d}", "Elevator {d}"], using_unit: ["使用单位", "Using unit"],
