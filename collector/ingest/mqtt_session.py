@@ -228,9 +228,36 @@ class MqttSession:
                 self._went_down(f"subscribe failed: {paho.error_string(result)}")
                 return
             self._went_up(where)
-            await self._closed.wait()
+            try:
+                await self._closed.wait()
+            except asyncio.CancelledError:
+                self._leave(client)
+                raise
         finally:
             misc.cancel()
+
+    def _leave(self, client: paho.Client) -> None:
+        """Stopping: leave the share group before going, then say goodbye.
+
+        The session is persistent, and Mosquitto keeps an offline session's shared subscription as
+        a member of the group: it goes on handing that member its turn of every frame, queued for
+        a process that may never come back (a second collector once tried and stopped took every
+        other frame, an alarm among them, until the agent's second re-send 30 s later). UNSUBSCRIBE
+        then DISCONNECT, written at once (the broker handles them in order): the session survives,
+        without the subscriptions, and the next start subscribes again. A process killed without
+        this stays a member until it returns (docs/scaling.md, "A dead member's session")."""
+        if not self.connected.is_set() or self._sock is None:
+            return
+        self.connected.clear()  # (so the DISCONNECT's callback is not logged as a lost connection)
+        self.down_since = self._monotonic()
+        self.down_reason = "stopped"
+        client.unsubscribe(list(self.subscriptions))
+        client.disconnect()
+        for _ in range(100):  # a few hundred bytes on a socket that has room: one write, bounded anyway
+            if self._sock is None or not client.want_write():
+                break
+            if client.loop_write() != paho.MQTT_ERR_SUCCESS:
+                break
 
     async def _misc(self, client: paho.Client) -> None:
         """paho's keep-alive and retries. Not while paused: its PINGRESP waits unread behind the

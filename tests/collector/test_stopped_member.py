@@ -1,0 +1,85 @@
+"""A collector that stopped cleanly must not keep taking its turn of the shared subscription.
+
+Found by hand (operator guide run): a second collector had run against the same broker in the same
+share group and stopped. Its persistent session stayed a member of `$share/collectors/...`, so
+Mosquitto handed every other uplink frame to that offline session's queue: the frame carrying an
+event (stop_outside_door_zone, with the door_cycle and trip records that waited for it) and the
+agent's first re-send went there, and the alarm reached the live collector only with the second
+re-send, 30 s late. Real Mosquitto, the agent's real outbox and uplink, two real collectors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+import pytest
+
+from edge_agent.config import Overrides, build
+from edge_agent.outbox import Outbox
+from edge_agent.uplink import Uplink
+from protocols.events import Action, Event
+from protocols.frames import DoorCycle, RecordKind, StopQuality, Trip
+from tests.collector.conftest import Running, make_config, wait_until
+from tests.support.services import Broker
+
+DEVICE = "lift-0042"
+FIRST_SEND_S = 5.0  # well under the agent's ack_timeout_s (15): an ack this fast was a first send
+
+
+def wall() -> tuple[int, bool]:
+    return 1_796_687_564_869, True
+
+
+async def test_event_reaches_the_collector_on_first_send_after_another_member_stopped(
+    broker: Broker, sqlite_url: str, tmp_path: Path, token_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Another collector of the same group runs, then stops cleanly (its own store, another registry).
+    ghost = Running(make_config(broker, f"sqlite:///{tmp_path / 'other.db'}", token_file, client_id="collector-other"))
+    await ghost.start()
+    with caplog.at_level(logging.INFO, logger="collector.ingest"):
+        await ghost.close()
+    assert not [r for r in caplog.records if "lost" in r.getMessage()], "a clean stop is not a lost connection"
+
+    col = await Running(make_config(broker, sqlite_url, token_file)).start(devices=(DEVICE,))
+    flags = Overrides(DEVICE, broker.url, "127.0.0.1:1", None, str(tmp_path / "agent"), None)
+    cfg = build({"elevator": {"lowest_floor": -1, "highest_floor": 12}}, "<test>", flags)
+    mono = 4_188_664
+    try:
+        async with Outbox(cfg.data_dir / "outbox.db", cfg.outbox, 0) as ob:
+            uplink = Uplink(cfg, ob, wall, now_ms=lambda: mono)
+            task = asyncio.create_task(uplink.run())
+            try:
+                await wait_until(lambda: uplink.subscribed, 10, "the agent's uplink to subscribe")
+                acked = 0
+                # Held summary records, then an event that takes them along; twice, so that the
+                # broker's round robin over the group's members must reach the live collector with
+                # both frames, whichever member's turn comes first.
+                for i in range(2):
+                    t = mono + i * 20_000
+                    door = DoorCycle(t - 33_000, t - 22_000, 0, 5785, 0)
+                    trip = Trip(t - 32_000, t - 15_000, 0, 8, 1750, StopQuality.OUT_OF_ZONE)
+                    ob.put_status(RecordKind.DOOR_CYCLE, t - 22_000, wall()[0], True, door)
+                    ob.put_status(RecordKind.TRIP, t - 15_000, wall()[0], True, trip)
+                    await ob.flush()
+                    ev = Event(t, "stop_outside_door_zone", Action.RAISE if i == 0 else Action.CLEAR, 8, None)
+                    seq = await ob.put_event(t, wall()[0], True, ev)
+                    assert seq > 0
+                    acked += 3
+                    await wait_until(
+                        lambda n=acked: uplink.counters.records_acked >= n,
+                        FIRST_SEND_S,
+                        f"frame {i + 1} (event seq {seq}) stored and acknowledged without a re-send",
+                    )
+                assert uplink.counters.resends == 0
+                assert uplink.counters.frames_sent == 2
+                code, alarms = await col.get(f"/api/v1/alarms?device_id={DEVICE}")
+                assert code == 200, alarms
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+    finally:
+        await col.close()
