@@ -393,6 +393,9 @@ def test_duty_console_entrapment_alert_escalation_and_case(
             expect(page.locator("#chart-24h .uplot canvas")).to_have_count(1, timeout=10_000)
             expect(page.locator("#timeline li[data-type='entrapment']").first).to_contain_text("困人（11）")
             expect(page.locator(f"#elevator-cases tr[data-case='{case_id}']")).to_be_visible()
+            version = page.locator("#registry-history tr.current[data-version='1']")  # docs/registry.md
+            expect(version).to_contain_text(COMPANY)
+            expect(version).to_contain_text("越城区房管所")
             page.click("#live-view")  # the agent is asked for full-rate status; the page follows the car
             expect(page.locator("#live-state")).to_contain_text("实时查看中，剩余 1:5")
             page.screenshot(path=str(shots / "console-elevator.png"), full_page=True)

@@ -484,12 +484,13 @@ async function showElevator(dev) {
   $("open-case").dataset.device = dev;
   $("open-case-result").textContent = "";
   const since = new Date(Date.now() - 86400000).toISOString();
-  let events = [], cases = [], alarms = [];
+  let events = [], cases = [], alarms = [], history = [];
   try {
-    [events, cases, alarms] = await Promise.all([
+    [events, cases, alarms, history] = await Promise.all([
       api("/api/v1/events?device_id=" + encodeURIComponent(dev) + "&since=" + encodeURIComponent(since) + "&limit=5000"),
       platformApi("/api/v1/rescue-cases?device_id=" + encodeURIComponent(dev) + "&limit=50").catch(() => []),
       api("/api/v1/alarms?device_id=" + encodeURIComponent(dev) + "&limit=500").catch(() => []),
+      platformApi("/api/v1/registry/" + encodeURIComponent(dev) + "/history").catch(() => []),
     ]);
   } catch (err) {
     $("action-error").textContent = err.message;
@@ -504,7 +505,17 @@ async function showElevator(dev) {
     el("td", {}, c.case_id), el("td", {}, statusName(c.status)), el("td", {}, clock(c.occurred_at, true)),
     el("td", {}, c.response_s == null ? "" : duration(c.response_s)), el("td", {}, c.arrival_s == null ? "" : duration(c.arrival_s)))));
   renderAdvisories(alarms);
+  renderRegistryHistory(history);
   drawChart(events);
+}
+
+function renderRegistryHistory(history) {
+  // docs/registry.md: newest version first; statistics follow the company of each period.
+  const rows = history.slice().reverse().map((v) => el("tr", { "data-version": v.version, class: v.valid_until ? "" : "current" },
+    el("td", {}, String(v.version)), el("td", {}, clock(v.valid_from, true)), el("td", {}, v.valid_until ? clock(v.valid_until, true) : ""),
+    el("td", {}, v.maintenance_company), el("td", {}, v.using_unit), el("td", {}, v.address)));
+  fillBody("registry-history", rows);
+  $("registry-history-empty").hidden = rows.length > 0;
 }
 
 function renderAdvisories(alarms) {
