@@ -66,3 +66,17 @@ def test_refused_merges() -> None:
     for actor in ("", rescue.SYSTEM_ACTOR):
         with pytest.raises(RescueError, match="a person merges cases"):
             rescue.merge(_phone(), _auto(), T + 90_000, actor)
+
+
+def test_the_merged_case_travels_to_the_city_and_is_counted_once() -> None:
+    from collector.http.city_api import body_problem
+    from collector.outbound.city_feed import case_body, case_from_body
+    from collector.platform import statistics
+
+    kept, gone = rescue.merge(_phone(), _auto(), T + 90_000, "officer-wang")
+    body = case_body(gone, {}, None)
+    assert body_problem("rescue_case", body) is None, "the city intake accepts 06"
+    assert case_from_body(body).status is Status.MERGED
+    refs = [statistics.ElevatorRef("lift-a", "330602", "Acme Lift", 0)]
+    (elevator, *_) = statistics.compute(refs, [], [kept, gone], T - 1000, T + 3_600_000)
+    assert (elevator.scope, elevator.rescue_cases, elevator.false_alarms) == ("elevator", 1, 0)
