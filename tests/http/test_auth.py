@@ -233,6 +233,9 @@ async def test_a_company_sees_and_acts_on_its_own_elevators_only(served: Served)
     assert status == 403 and "own elevators" in body["error"], body
     assert (await served.call("GET", "/api/v1/alarms?device_id=lift-b", acme))[0] == 403
     assert (await served.call("GET", f"/api/v1/rescue-cases/{served.cases['lift-b']}", acme))[0] == 403
+    assert (await served.call("GET", "/api/v1/registry/lift-b/history", acme))[0] == 403
+    status, history = await served.call("GET", "/api/v1/registry/lift-a/history", acme)
+    assert status == 200 and [v["maintenance_company"] for v in history] == ["Acme Lift"]
     other = f"/api/v1/rescue-cases/{served.cases['lift-b']}/actions"
     assert (await served.call("POST", other, acme, {"action": "respond"}))[0] == 403
     assert (await served.call("POST", "/api/v1/rescue-cases", acme, {"device_id": "lift-b"}))[0] == 403
