@@ -114,3 +114,33 @@ def test_csv_has_a_row_per_group_and_gbt_coded_fault_columns() -> None:
 def test_empty_window_is_refused() -> None:
     with pytest.raises(ValueError, match="empty window"):
         compute([], [], [], T1, T0)
+
+
+def test_company_figures_follow_the_company_in_charge_at_each_moment() -> None:
+    """Issue 17: L1 moves from Acme to Best at T0 + 50 h; each fact stays with its company."""
+    moved = ElevatorRef("L1", "330602", "Best", T0, companies=((0, "Acme"), (T0 + 50 * H, "Best")))
+    alarms = [
+        AlarmFact("L1", "controller_fault", T0 + 10 * H, T0 + 11 * H),  # Acme's
+        AlarmFact("L1", "device_offline", T0 + 45 * H, T0 + 55 * H),  # 5 h each
+        AlarmFact("L1", "entrapment", T0 + 60 * H, T0 + 61 * H),  # Best's
+    ]
+    cases = [case("A", "L1", T0 + 60 * H, [("respond", 20), ("arrive", 900)])]
+    figs = compute([moved], alarms, cases, T0, T1)
+    acme, best = group_of(figs, "company")["Acme"], group_of(figs, "company")["Best"]
+    faults = {"controller_fault": 1, "device_offline": 1}  # the outage was raised while Acme had it
+    assert (acme.faults_by_type, acme.equipment_faults, acme.rescue_cases) == (faults, 1, 0)
+    assert (best.faults_by_type, best.entrapments, best.rescue_cases) == ({"entrapment": 1}, 1, 1)
+    assert (acme.observed_ms, acme.offline_ms) == (50 * H, 5 * H)
+    assert (best.observed_ms, best.offline_ms) == (50 * H, 5 * H)
+    (lift,) = [f for f in figs if f.scope == "elevator"]
+    assert (lift.observed_ms, lift.offline_ms, lift.rescue_cases) == (100 * H, 10 * H, 1)  # the elevator is whole
+    # a window before the move is Acme's alone, as it was before Best took over
+    before = group_of(compute([moved], alarms, cases, T0, T0 + 50 * H), "company")
+    assert set(before) == {"Acme"}
+
+
+def test_company_periods_clip_to_the_window_and_join_repeats() -> None:
+    ref = ElevatorRef("L1", None, "C", T0, companies=((T0 + H, "A"), (T0 + 2 * H, "A"), (T0 + 3 * H, "B")))
+    assert ref.company_periods(T0, T0 + 4 * H) == [("A", T0, T0 + 3 * H), ("B", T0 + 3 * H, T0 + 4 * H)]
+    assert ref.company_periods(T0 + 5 * H, T0 + 6 * H) == [("B", T0 + 5 * H, T0 + 6 * H)]
+    assert ElevatorRef("L2", None, None, T0).company_periods(T0, T1) == [("(unknown)", T0, T1)]
