@@ -39,6 +39,7 @@ from edge_agent.hw import DigitalInputs, RegisterBus, cancellation_point
 from edge_agent.hw.device import DeviceReader
 from edge_agent.outbox import Outbox
 from edge_agent.report.policy import Reporter
+from edge_agent.report.tails import TailPolicy
 from edge_agent.trend.live import LiveTrend
 from edge_agent.uplink import Uplink
 from protocols.events import ADVISORY_TYPES, Action, Event
@@ -197,6 +198,7 @@ class Agent:
         self.last_ok_ms: int | None = None
         self.last_snap: SignalSnapshot | None = None
         self.reporter = Reporter(cfg.report)
+        self.tails = TailPolicy(cfg.report.stats_every_s)
         self.trend = LiveTrend(cfg.trend, cfg.data_dir)  # advisories (docs/trend-watch.md), never alarms
         # What the detector was last fed from a complete poll: GPIO edges between two polls are
         # replayed against these registers (see _edge_snapshots).
@@ -405,7 +407,8 @@ class Agent:
             reported = self.reporter.step(snap)
             for kind, body in reported:
                 wall, synced = self.clock.wall()
-                self.outbox.put_status(kind, t, wall, synced, body)
+                wire = self.tails.wire(body, t, self.reporter.full_rate(t))
+                self.outbox.put_status(kind, t, wall, synced, wire)
                 self.counters.status_records += 1
                 self.last_heartbeat_ms = t  # a heartbeat only when nothing else was sent for its period
                 if isinstance(body, Trip | DoorCycle):

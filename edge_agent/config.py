@@ -22,7 +22,7 @@ Layout of the file (every key optional except where the surface contract makes t
     [outbox]     max_mb, max_records
     [uplink]     batch_max_records, batches_per_s, window_batches, ack_timeout_s, summary_hold_s,
                  reconnect_min_s, reconnect_max_s
-    [report]     policy = "budget" | "full", live_max_s (see edge_agent.report.policy)
+    [report]     policy = "budget" | "full", live_max_s, stats_every_s (see edge_agent.report.policy)
     [detection]  passed to DetectorConfig.from_mapping (see detection.md for the keys)
     [trend]      passed to TrendConfig.from_mapping (docs/trend-watch.md)
 """
@@ -452,6 +452,7 @@ def build(data: Mapping[str, Any], source: str, flags: Overrides = Overrides()) 
     report = ReportConfig(
         policy=r.choice("policy", "budget", POLICIES),
         live_max_s=r.number("live_max_s", 600.0, 1.0, 86_400.0),
+        stats_every_s=r.number("stats_every_s", 900.0, 0.0, 86_400.0),
     )
     r.reject_unknown()
 

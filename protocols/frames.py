@@ -64,7 +64,8 @@ Bodies::
     defaults (relevel 0, the rest nil). relevel: 1 when this run is a low-speed correction at the
     landing the car just stopped at, with the door still closed. stopping_ms: from the speed last
     falling below 300 mm/s to the stop. runs, running_s, cycles: the agent's counters since it
-    started (running totals: a lost record loses nothing; a restart starts them at 0).
+    started (running totals: a lost record loses nothing; a restart starts them at 0). Under the
+    `budget` policy most records travel with the short body (edge_agent/report/tails.py).
 
     stop_quality: 0 level (stopped in the door zone), 1 outside the door zone,
                   2 emergency (stopped with the safety circuit open or without power)

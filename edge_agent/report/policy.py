@@ -19,7 +19,8 @@ closed) and its stopping time (from the speed last falling below `STOPPING_FROM_
 stop); a door cycle its first opening time, last closing time and lock time (closed to lock made;
 the cycle ends at the lock, or `LOCK_WAIT_MS` after closing without one, lock_ms then unknown).
 Each carries the counters GB/T 24476 asks for after a run (runs, running time, door cycles), kept
-since this agent started.
+since this agent started. Trend watch gets them all on the gateway; over the air most records go
+with the short body (`edge_agent.report.tails`: which keep their tail, `stats_every_s`).
 - a **status** record when a state a platform shows changes: mode, fault code, power, safety
   circuit, alarm button (`SHOWN`). While the car is not in normal service (inspection, fire,
   out of service) every state change is sent, as with `full`: a maintenance session's floors
@@ -52,6 +53,9 @@ class ReportConfig:
 
     policy: str = "budget"  # "budget": trips, door cycles, shown state; "full": every state change
     live_max_s: float = 600.0  # the longest live view (full rate) one request can ask for
+    # budget policy: a trip/door cycle carries its statistics tail over the air at least this often
+    # (and a re-level or unlevel stop always); 0 = every record carries it (edge_agent.report.tails)
+    stats_every_s: float = 900.0
 
 
 def shown(s: SignalSnapshot) -> tuple[object, ...]:
