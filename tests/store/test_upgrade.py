@@ -93,7 +93,10 @@ async def test_release_database_upgrades_without_loss(release_url: str) -> None:
                 assert (v1["version"], v1["valid_from"], v1["valid_until"]) == (1, "1970-01-01T00:00:00.000Z", None)
             (item,) = await p.city_items("alarm")
             assert item["county"] == "330681"
-            # new facts go on after the old ones: a second entrapment opens a second case
+            # new facts go on after the old ones: once RC-1 is done (one car has one open case),
+            # a second entrapment opens a second case
+            for action in ("arrive", "complete"):
+                await p.act("RC-1", action, "officer-wang", "")
             res = await store.commit(rows("lift-1", 1, [event(20, 2_000_000, "entrapment", Action.RAISE)]))
             assert res.alarms_raised == 1
             assert (await p.tick()).cases_opened == 1
