@@ -93,6 +93,8 @@ async def test_routes_end_to_end_over_http(db_url: str) -> None:
         assert status == 200 and [(v["version"], v["maintenance_company"]) for v in history] == [(1, "Acme Lift")]
         status, _ = await get("/api/v1/registry/lift-9/history")
         assert status == 404
+        async with http.put(base + "/api/v1/registry.csv?valid_from=soon", data=REGISTRY.encode(), headers=AUTH) as r:
+            assert r.status == 400 and "valid_from" in (await r.json())["error"]
 
         # the entrapment has opened a case; walk it through the API
         async def one_case() -> Any:
