@@ -83,6 +83,7 @@ async def running_for(sim: Sim, ms: int, timeout_s: float) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(60 + KILLS * 150)  # each kill waits up to 120 s for a run and 30 s for the restart
 async def test_kill_9_loses_nothing_read_before_the_window(tmp_path: Path, broker: Broker, sim: Sim) -> None:
     kills: list[int] = []
     async with Acker(broker.port) as acker:
