@@ -12,18 +12,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import secrets
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from edge_agent.config import Overrides, build
 from edge_agent.outbox import Outbox
 from edge_agent.uplink import Uplink
+from hw_sim.control import request
 from protocols.events import Action, Event
 from protocols.frames import DoorCycle, RecordKind, StopQuality, Trip
 from tests.collector.conftest import Running, make_config, wait_until
-from tests.support.services import Broker
+from tests.collector.procs import CollectorProcess
+from tests.sim_serve.simproc import SimProcess
+from tests.soak.procs import SCENARIO_ELEVATOR, AgentProcess, ProjectBroker, register_device
+from tests.support.services import Broker, wait_for
 
 DEVICE = "lift-0042"
 FIRST_SEND_S = 5.0  # well under the agent's ack_timeout_s (15): an ack this fast was a first send
@@ -83,3 +91,63 @@ async def test_event_reaches_the_collector_on_first_send_after_another_member_st
                     await task
     finally:
         await col.close()
+
+
+@pytest.mark.slow  # ~50 s of whole system; the test above covers the same path in `make test`
+def test_alarms_of_a_real_agent_on_first_send_after_another_member_stopped(tmp_path: Path) -> None:
+    """The hand run's chain as processes: the production broker (dynamic security), `elev-collector
+    run` twice (one stopped with SIGTERM first), `elev-sim run` with a car trapped between floors,
+    `elev-agent run` on its default (budget) reporting policy and ack timeout: the door_cycle and trip
+    records wait on disk, stop_outside_door_zone takes them along, entrapment follows."""
+    broker = ProjectBroker().start()
+    procs: list[Any] = []
+    try:
+        token = secrets.token_hex(8)
+        (tmp_path / "api-token").write_text(token + "\n")
+        other = CollectorProcess(tmp_path, broker.url, f"sqlite:///{tmp_path / 'other.db'}", tmp_path / "api-token")
+        other.name = "other"
+        other.start()
+        assert other.terminate() == 0, other.log()
+        db_url = f"sqlite:///{tmp_path / 'collector.db'}"
+        device_url = register_device(db_url, DEVICE, broker)
+        assert device_url is not None
+        col = CollectorProcess(tmp_path, broker.url, db_url, tmp_path / "api-token").start()
+        procs.append(col)
+        elevator = "".join(f"{k} = {v}\n" for k, v in SCENARIO_ELEVATOR.items())
+        scenario = f'seed = 3\ntraffic = "none"\n[elevator]\n{elevator}floor_height_mm = 3500\ndoor_hold_ms = 4000\n'
+        sim = SimProcess(tmp_path, scenario=scenario, time_scale=1.0)
+        procs.append(sim)
+        agent = AgentProcess(
+            tmp_path, DEVICE, device_url, f"127.0.0.1:{sim.modbus_port}", f"127.0.0.1:{sim.gpio_port}",
+            uplink={"ack_timeout_s": 15.0}, detection={"entrapment_outside_zone_s": 5.0},
+        )  # fmt: skip
+        agent.conf.write_text(agent.conf.read_text().replace('policy = "full"', 'policy = "budget"'))
+        procs.append(agent)
+        agent.start()
+
+        def uplink() -> dict[str, int]:
+            return dict(((agent.status() or {}).get("link") or {}).get("counters") or {})
+
+        wait_for(lambda: uplink().get("records_acked", 0) >= 1, 30, what="the agent's first status stored")
+        reply = asyncio.run(request("127.0.0.1", sim.control_port, {"inject": "trap_between_floors", "duration_s": 60}))
+        assert reply.get("ok", True) is not False, reply
+
+        def alarms() -> set[str]:
+            req = urllib.request.Request(
+                f"http://127.0.0.1:{col.port}/api/v1/alarms?device_id={DEVICE}",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return {a["type"] for a in json.loads(r.read())}
+
+        wait_for(lambda: {"stop_outside_door_zone", "entrapment"} <= alarms(), 60, 0.2, "both alarms stored")
+        counters = uplink()
+        assert counters.get("resends") == 0, (counters, agent.log())
+    finally:
+        for p in reversed(procs):
+            if isinstance(p, AgentProcess):
+                p.cleanup()
+            elif p.proc.poll() is None:
+                p.proc.kill()
+                p.proc.wait(10)
+        broker.cleanup()
