@@ -25,8 +25,9 @@ import psycopg
 import pytest
 
 from collector.store import open_store
-from protocols.events import Action
-from tests.collector.publisher import Publisher, event
+from protocols import frames
+from protocols.events import Action, Event
+from tests.collector.publisher import Publisher
 from tests.platform.helpers import Receiver
 from tests.support.services import Broker, free_port, port_open, wait_for
 
@@ -72,6 +73,20 @@ class Proc:
                 self.kill()
 
 
+def at_boot(boot_ms: int) -> Any:
+    """Events of a gateway that booted at `boot_ms`. The rescue deadlines count from the event's
+    wall time, so it is taken from this test's start, not from when the suite imported the
+    publisher: a suite that reached this test more than `arrival_limit_s` after its imports sent
+    a no_arrival escalation nobody had earned."""
+
+    def event(seq: int, mono_ms: int, type_: str, action: Action) -> frames.Record:
+        return frames.Record(
+            frames.RecordKind.EVENT, seq, mono_ms, boot_ms + mono_ms, True, Event(mono_ms, type_, action, 1, None)
+        )
+
+    return event
+
+
 @pytest.fixture
 def procs() -> Iterator[list[Proc]]:
     started: list[Proc] = []
@@ -110,6 +125,7 @@ async def test_county_to_city(tmp_path: Path, broker: Broker, pg_url: str, procs
         f'330602 = "{tmp_path / "yuecheng.token"}"\n330681 = "{tmp_path / "zhuji.token"}"\n'
     )
     month_ago = time.time_ns() // 1_000_000 - 30 * DAY_MS
+    event = at_boot(time.time_ns() // 1_000_000 - 10_000)  # lift-1 booted 10 s ago: it trapped them 2 s ago
     async with open_store(county_db) as store:  # registered a month ago: maintenance is due by now
         for dev in ("lift-1", "lift-2"):
             await store.add_device(dev, dev, month_ago)
@@ -178,9 +194,13 @@ async def test_county_to_city(tmp_path: Path, broker: Broker, pg_url: str, procs
 
             async def city_case() -> Any:
                 cases = await get(city_port, "/api/v1/city/rescue-cases?county=330602")
-                return cases if cases and cases[0]["status"] == "01" else None
+                # Trapped 2 s before the test began with response_limit_s = 1: no_response is due as
+                # soon as the case opens; waiting for it here (before anyone responds) keeps a slow
+                # pass from racing the respond below.
+                escalated = cases and [e["kind"] for e in cases[0]["escalations"]] == ["no_response"]
+                return cases if escalated and cases[0]["status"] == "01" else None
 
-            (case,) = await until(city_case, "the rescue case at the city")
+            (case,) = await until(city_case, "the rescue case at the city, escalated for no response")
             assert case["device_id"] == "lift-1" and case["rescue_code"] == "100001" and case["area_code"] == "330602"
             (alarm,) = [a for a in await get(city_port, "/api/v1/city/alarms?active=true") if a["type"] == "entrapment"]
             assert alarm["gbt_code"] == "11" and alarm["registration_code"] == "31103306022015060001"
