@@ -83,6 +83,8 @@ async def healthz(request: web.Request) -> web.Response:
     at once under a flood or with a wedged store, which is when it is asked."""
     ingest = request.app[INGEST_KEY]
     ok, reason = ingest.health()
+    if ok and (problem := request.app[STORE_KEY].problem()) is not None:
+        ok, reason = False, problem
     if not ok:
         return web.json_response({"status": "unhealthy", "reason": reason}, status=503)
     return web.json_response({"status": "ok", "mqtt_connected": ingest.connected.is_set()})

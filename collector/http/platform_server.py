@@ -13,7 +13,7 @@ from aiohttp import web
 
 from collector.accounts.roles import DISTRICT
 from collector.accounts.store import AccountsConfig, AccountStore, load_accounts_config
-from collector.errors import CollectorError, ConfigError
+from collector.errors import CollectorError, ConfigError, StoreError
 from collector.http import account_routes, routes
 from collector.http.auth import install
 from collector.http.body import CLIENT_MAX_SIZE
@@ -26,7 +26,15 @@ log = logging.getLogger("collector.platform")
 
 
 async def _health(request: web.Request) -> web.Response:
-    await _p(request).db.run(lambda cur: cur.execute("SELECT 1"))
+    db = _p(request).db
+    failures: tuple[type[BaseException], ...] = (StoreError, *db.engine_errors)
+    try:
+        await db.run(lambda cur: cur.execute("SELECT 1"))
+    except failures as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return web.json_response({"ok": False, "reason": first}, status=503)
+    if (problem := db.problem()) is not None:
+        return web.json_response({"ok": False, "reason": problem}, status=503)
     return web.json_response({"ok": True})
 
 

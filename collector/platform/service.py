@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from collector.config import shown
-from collector.errors import CollectorError, ConfigError
+from collector.errors import CollectorError, ConfigError, StoreError
 from collector.http import city_api
 from collector.http.city_api import CityConfig, PushRefused
 from collector.outbound import city_feed, webhooks
@@ -53,6 +53,9 @@ from collector.times import iso
 from protocols.events import ADVISORY_TYPES
 
 log = logging.getLogger("collector.platform")
+# A platform loop that failed on the store starts again after this, doubling up to the max.
+RESTART_FIRST_S = 0.5
+RESTART_MAX_S = 10.0
 
 DAY_MS = 86_400_000
 LOOKBACK_IDS = 10_000  # rows of other writers may commit below the highest id seen; look back this far
@@ -359,12 +362,35 @@ class Platform:
     # --- the worker -----------------------------------------------------------------------
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tg:
-            tg.create_task(self._worker(), name="platform-worker")
+            tg.create_task(self._keep("worker", self._worker), name="platform-worker")
             if self.told and self.db.notifies_alarms:
-                tg.create_task(self._foreign_commits(), name="platform-foreign-commits")
-            tg.create_task(self.webhook_sender.run(), name="platform-webhooks")
+                tg.create_task(self._keep("alarm listener", self._foreign_commits), name="platform-foreign-commits")
+            tg.create_task(self._keep("webhooks", self.webhook_sender.run), name="platform-webhooks")
             if self.feed_sender is not None:
-                tg.create_task(self.feed_sender.run(), name="platform-city-feed")
+                tg.create_task(self._keep("city feed", self.feed_sender.run), name="platform-city-feed")
+
+    async def _keep(self, what: str, start: Callable[[], Any]) -> None:
+        """Run a loop of the platform; a failing store (a dropped PostgreSQL connection, a server
+        restarting) restarts it after a backoff instead of ending the daemon: what it was doing is
+        in the database (outboxes, seen marks, the escalations sent), so the restart picks it up.
+        Meanwhile /healthz says why (Store.problem)."""
+        delay = RESTART_FIRST_S
+        failures: tuple[type[BaseException], ...] = (StoreError, *self.db.engine_errors)
+        while True:
+            began = time.monotonic()
+            try:
+                await start()
+                return
+            except failures as exc:
+                if not self.db.reconnects:
+                    raise  # SQLite: a failing local file is not a dropped link; the daemon says so and exits
+                if time.monotonic() - began > 60:
+                    delay = RESTART_FIRST_S  # it had been working: a new failure, not the same one
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                log.warning("platform %s: %s; restarting in %.1f s", what, first, delay)
+                self._scan_due["alarms"] = self._scan_due["events"] = True  # told changes may be lost
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RESTART_MAX_S)
 
     async def _foreign_commits(self) -> None:
         """Collectors sharing this database and its subscription (run with --no-platform) commit

@@ -141,6 +141,12 @@ class Store(abc.ABC):
     def _retryable(self, exc: BaseException) -> bool:
         return False
 
+    reconnects = False  # a lost connection is reopened (a server engine), so callers may retry
+
+    def problem(self) -> str | None:
+        """Why the store is not working right now, for /healthz (None: it is, or nobody knows yet)."""
+        return None
+
     notifies_alarms = False  # other processes on the database learn of alarm commits (see below)
 
     def _notify_alarms(self, cur: Any) -> None:  # noqa: B027 - optional hook

@@ -11,9 +11,11 @@ retries the whole batch, which is safe because nothing was acknowledged yet.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -23,6 +25,14 @@ from collector.model import RecordRow
 from collector.store.base import STREAM_COLUMNS, CommitResult, Store
 
 ALARM_CHANNEL = "elev_alarm_commits"
+# A dropped connection (the server restarted, an administrator terminated the backend) is
+# reconnected: the store's at its next transaction, the LISTEN connection after a backoff that
+# doubles from RECONNECT_FIRST_S up to RECONNECT_MAX_S, for as long as it takes.
+RECONNECT_FIRST_S = 0.5
+RECONNECT_MAX_S = 10.0
+
+T = TypeVar("T")
+log = logging.getLogger("collector.store")
 
 RECORD_COLUMNS = (
     "device_id",
@@ -50,6 +60,34 @@ class PostgresStore(Store):
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self._conn: psycopg.Connection[Any] | None = None
+        self._conn_error: str | None = None  # the last transaction failed with the connection lost
+        self._listen_error: str | None = None  # the LISTEN connection is down and being retried
+
+    def problem(self) -> str | None:
+        if self._conn_error is not None:
+            return f"PostgreSQL connection lost: {self._conn_error}"
+        if self._listen_error is not None:
+            return f"PostgreSQL (listening for alarm commits), reconnecting: {self._listen_error}"
+        return None
+
+    def _lost(self) -> bool:
+        return self._conn is not None and (self._conn.closed or self._conn.broken)
+
+    def _retryable(self, exc: BaseException) -> bool:
+        # A batch whose connection dropped is tried again on a new one (nothing was acknowledged).
+        if isinstance(exc, psycopg.OperationalError) and self._lost():
+            return True
+        return self._retryable_conflict(exc)
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        try:
+            out = await super()._run(fn, *args)
+        except (StoreError, psycopg.Error) as exc:
+            if self._lost() or str(exc).startswith("cannot connect"):
+                self._conn_error = _first_line(exc)
+            raise
+        self._conn_error = None
+        return out
 
     def _connect(self) -> None:
         try:
@@ -59,6 +97,7 @@ class PostgresStore(Store):
             raise StoreError(f"cannot connect to PostgreSQL at {_redact(self.url)}: {first}") from None
 
     notifies_alarms = True
+    reconnects = True
 
     def _notify_alarms(self, cur: Any) -> None:
         cur.execute("SELECT pg_notify(%s, '')", (ALARM_CHANNEL,))
@@ -68,17 +107,31 @@ class PostgresStore(Store):
         (its commits were told in process already) are skipped."""
         if self._conn is None:
             raise StoreError("store is closed")
-        own_pid = self._conn.info.backend_pid
-        try:
-            async with await psycopg.AsyncConnection.connect(self.url, autocommit=True, connect_timeout=10) as conn:
-                await conn.execute(f"LISTEN {ALARM_CHANNEL}")
-                yield  # listening: what was committed before is for a catch-up scan
-                async for note in conn.notifies():
-                    if note.pid != own_pid:
-                        yield
-        except psycopg.Error as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise StoreError(f"PostgreSQL (listening for alarm commits): {first}") from None
+        delay = RECONNECT_FIRST_S
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(self.url, autocommit=True, connect_timeout=10) as conn:
+                    await conn.execute(f"LISTEN {ALARM_CHANNEL}")
+                    if self._listen_error is not None:
+                        log.warning("PostgreSQL: listening for alarm commits again")
+                    self._listen_error = None
+                    delay = RECONNECT_FIRST_S
+                    # Listening (again): what was committed before, or while it was down, is for a
+                    # catch-up scan, which this yield asks for.
+                    yield
+                    async for note in conn.notifies():
+                        # Read each time: the store's own connection may have been replaced.
+                        own = self._conn
+                        own_pid = own.info.backend_pid if own is not None and not self._lost() else None
+                        if note.pid != own_pid:
+                            yield
+            except psycopg.Error as exc:
+                self._listen_error = _first_line(exc)
+                log.warning(
+                    "PostgreSQL (listening for alarm commits): %s; reconnecting in %.1f s", self._listen_error, delay
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RECONNECT_MAX_S)
 
     def _lock_schema(self, cur: Any) -> None:
         # Concurrent first starts of several processes: serialize the migrations on one lock.
@@ -101,14 +154,29 @@ class PostgresStore(Store):
     def _tx(self) -> Iterator[psycopg.Cursor[Any]]:
         if self._conn is None:
             raise StoreError("store is closed")
-        with self._conn.transaction(), self._conn.cursor() as cur:
-            yield cur
+        with ExitStack() as stack:
+            for attempt in (1, 2):
+                if self._lost():
+                    log.warning("PostgreSQL connection lost: reconnecting")
+                    self._conn.close()
+                    self._connect()  # a StoreError naming the server if it does not answer (health says so)
+                conn = self._conn
+                assert conn is not None
+                try:
+                    stack.enter_context(conn.transaction())
+                except psycopg.OperationalError:
+                    # Found dead at BEGIN: nothing of this transaction ran, so once more on a new one.
+                    if attempt == 2 or not self._lost():
+                        raise
+                    continue
+                break
+            yield stack.enter_context(conn.cursor())
 
     def _lock_devices(self, cur: Any, device_ids: Sequence[str]) -> None:
         for device_id in device_ids:
             cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (device_id,))
 
-    def _retryable(self, exc: BaseException) -> bool:
+    def _retryable_conflict(self, exc: BaseException) -> bool:
         return isinstance(exc, pg_errors.DeadlockDetected | pg_errors.SerializationFailure)
 
     def _bulk_insert(
@@ -187,6 +255,11 @@ class PostgresStore(Store):
                 inserted.discard(r.key)
                 new.append(r)
         return new
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _redact(url: str) -> str:
