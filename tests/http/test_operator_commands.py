@@ -45,6 +45,29 @@ def test_a_good_file_is_ok_and_nothing_starts(tmp_path: Path, capsys: pytest.Cap
     assert out.endswith("collector.toml: ok\n")
 
 
+def test_a_city_file_is_checked_as_the_platform_s(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A city role file (only [platform] and [platform.city]) has no broker: it is checked as
+    `elev-collector platform`'s, not refused with "no broker given"."""
+    token = tmp_path / "yuecheng.token"
+    token.write_text("county-token-yuecheng\n")
+    city = f'[platform]\npoll_s = 0.2\n[platform.city.county_token_files]\n330602 = "{token}"\n'
+    rc, out, err = check(tmp_path, city, capsys)
+    assert (rc, err) == (0, "")
+    assert out.endswith(
+        "collector.toml: ok (a file for elev-collector platform, city role, 1 county: "
+        "no [collector] keys, so not one for run)\n"
+    )
+    # and its mistakes are named as for any file: here a county code that is not one
+    rc, out, err = check(tmp_path, city.replace("330602", "3306"), capsys)
+    assert rc == 2 and out == "" and "city" in err and "3306" in err and "no broker" not in err
+    # a missing token file is named too
+    rc, out, err = check(tmp_path, city.replace(str(token), str(tmp_path / "missing.token")), capsys)
+    assert rc == 2 and "missing.token" in err
+    # a file with collector keys is still the collector's: its missing broker is said
+    rc, out, err = check(tmp_path, "http_port = 8080\n" + city, capsys)
+    assert rc == 2 and "no broker given" in err
+
+
 BAD = {
     "broker scheme": (f'broker_url = "ftp://collector:{PASSWORD}@h:1"\n', "broker_url"),
     "broker port": (f'broker_url = "mqtt://collector:{PASSWORD}@h:99999999"\n', "broker_url"),
