@@ -58,6 +58,7 @@ def _float_label(v: float) -> str:
     return repr(float(v))
 
 
+FIXED_REJECT_REASONS = ("unregistered", "topic", "decoder_error", "device_mismatch", "presence_unregistered")
 STORE_GAUGE_HELP = {
     "devices": "registered devices",
     "devices_online": "devices online",
@@ -131,7 +132,9 @@ class Metrics:
             self.backpressure_pauses,
         )
         rejected = CounterMetricFamily("collector_frames_rejected", "frames refused, by reason", labels=["reason"])
-        for reason, n in sorted(self.rejected.items()) or [("none", 0)]:
+        # The reasons a frame is refused for that are not a decoding detail start at 0, so a rate is
+        # defined from the first scrape; the frame_… and presence_… details appear when first seen.
+        for reason, n in sorted({**dict.fromkeys(FIXED_REJECT_REASONS, 0), **self.rejected}.items()):
             rejected.add_metric([reason], n)
         yield rejected
         yield self.ingest_lag_s.family("collector_ingest_lag_seconds", "record time (clock-synced) to durable commit")

@@ -51,7 +51,12 @@ async def run(platform: Platform, metrics: Metrics) -> None:
     said = False
     while True:
         try:
-            metrics.platform_gauges = await platform.db.run(_counts)
+            figures = await platform.db.run(_counts)
+            if platform.feed_sender is None:
+                # No [platform.city_feed]: nothing is ever sent, so a "backlog" would only count the
+                # county's history (the outbox keeps it for a feed configured later), growing forever.
+                figures.pop("city_feed_backlog")
+            metrics.platform_gauges = figures
             said = False
         except Exception as exc:  # noqa: BLE001 - figures for a scrape are never worth stopping the service
             if not said:

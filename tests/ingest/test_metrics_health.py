@@ -81,8 +81,9 @@ async def test_metrics_names_build_info_process_and_platform(tmp_path: Path, bro
         ((labels, _),) = fams["elev_collector_build_info"]
         assert labels["store_engine"] == "SQLite" and labels["version"]
         assert fams["process_resident_memory_bytes"][0][1] > 0
-        for name in ("platform_rescue_cases_open", "platform_city_feed_backlog", "platform_escalations_total"):
+        for name in ("platform_rescue_cases_open", "platform_escalations_total"):
             assert fams[name] == [({}, 0.0)], name
+        assert "platform_city_feed_backlog" not in fams  # no [platform.city_feed]: nothing waits to be sent
     finally:
         await col.close()
 
