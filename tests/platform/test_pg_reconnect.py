@@ -19,6 +19,7 @@ import psycopg
 import pytest
 
 from collector.errors import StoreError
+from collector.outbound import city_feed
 from collector.platform.service import Platform, PlatformConfig
 from collector.store import open_store
 from protocols.events import Action
@@ -152,3 +153,49 @@ async def test_elev_collector_run_outlives_terminated_backends(
         await wait_until(healthy, 20, "the collector to be healthy again")
         status, alarms = await get("/api/v1/alarms?active=true")
         assert status == 200 and sorted(a["type"] for a in alarms) == ["door_open_too_long", "entrapment"]
+
+
+async def test_the_city_role_outlives_terminated_backends(tmp_path: Path, pg_url: str, procs: list[Proc]) -> None:
+    """`elev-collector platform` in the city role used to exit on "terminating connection due to
+    administrator command"; now its loops restart on a new connection and its API answers."""
+    token = "api-token-0123456789"
+    (tmp_path / "token").write_text(token)
+    (tmp_path / "yuecheng.token").write_text("county-token-yuecheng")
+    (tmp_path / "city.toml").write_text(
+        f'[platform]\npoll_s = 0.2\n[platform.city.county_token_files]\n330602 = "{tmp_path / "yuecheng.token"}"\n'
+    )
+    port = free_port()
+    cli = str(Path(sys.executable).parent / "elev-collector")
+    args = [cli, "platform", "--db", pg_url, "--http", f"127.0.0.1:{port}", "--config", str(tmp_path / "city.toml")]
+    city = Proc("city", [*args, "--api-token-file", str(tmp_path / "token")], port, tmp_path)
+    procs.append(city.start())
+    async with aiohttp.ClientSession() as http:
+
+        async def healthy() -> bool:
+            assert city.proc is not None and city.proc.poll() is None, "the city platform exited"
+            async with http.get(f"http://127.0.0.1:{port}/healthz") as r:
+                return r.status == 200
+
+        await wait_until(healthy, 20, "the city platform to be healthy")
+        assert terminate_backends(pg_url) >= 1
+        push = {
+            "county": "330602",
+            "items": [
+                {
+                    "idempotency_key": "330602:alarm:1:1",
+                    "kind": "alarm",
+                    "key": "1",
+                    "version": 1,
+                    "body": city_feed.alarm_body(1, "lift-1", "entrapment", T0, None, 3, None, None),
+                }
+            ],
+        }
+        headers = {"Authorization": "Bearer county-token-yuecheng"}
+        async with http.post(f"http://127.0.0.1:{port}/city/v1/push", json=push, headers=headers) as r:
+            assert r.status == 200, await r.text()
+        await wait_until(healthy, 20, "the city platform to be healthy after the drop")
+        async with http.get(
+            f"http://127.0.0.1:{port}/api/v1/city/counties", headers={"Authorization": f"Bearer {token}"}
+        ) as r:
+            assert r.status == 200 and [c["county"] for c in await r.json()] == ["330602"]
+        assert city.proc is not None and city.proc.poll() is None
