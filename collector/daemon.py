@@ -130,6 +130,7 @@ class Collector:
                     log.info("stopping")
                     sd_notify("STOPPING=1")
             finally:
+                hub.close()  # open console streams would hold the server's clean-up for a minute each
                 await runner.cleanup()
 
     async def _watchdog(self, store: Store) -> None:

@@ -90,3 +90,18 @@ def test_unknown_kinds_are_refused() -> None:
         hub.changed("floors")
     with pytest.raises(ValueError, match="known: alarms, cases"):
         hub.listener("floors")
+
+
+async def test_close_ends_open_streams_so_the_service_can_stop(hub_server: tuple[ConsoleHub, TestServer]) -> None:
+    # An open stream never ends by itself: without close() a collector with a console tab open
+    # took two minutes to stop on SIGTERM (the server's clean-up waited for the stream).
+    hub, srv = hub_server
+    async with aiohttp.ClientSession() as http, http.get(srv.make_url("/api/v1/stream")) as resp:
+        assert "event: ready" in await next_block(resp)
+        await until(lambda: hub.clients == 1, "the stream to be registered")
+        hub.close()
+        rest = await asyncio.wait_for(resp.content.read(), timeout=5)  # the body ends: EOF
+        assert b"event:" not in rest
+        await until(lambda: hub.clients == 0, "the stream to be forgotten")
+        async with http.get(srv.make_url("/api/v1/stream")) as late:
+            assert late.status == 503 and "stopping" in (await late.json())["error"]

@@ -47,6 +47,17 @@ class ConsoleHub:
         self.heartbeat_s = heartbeat_s
         self.max_clients = max_clients
         self._clients: set[_Client] = set()
+        self._closing = False
+
+    def close(self) -> None:
+        """End every open stream (the service is stopping).
+
+        An open stream never ends by itself; without this the HTTP server's clean-up waited for
+        each browser tab's stream until its shutdown timeout, and `systemctl stop` of a collector
+        with a console open took two minutes (past systemd's 90 s, which then kills it)."""
+        self._closing = True
+        for c in self._clients:
+            c.wake.set()
 
     @property
     def clients(self) -> int:
@@ -67,6 +78,8 @@ class ConsoleHub:
         return lambda: self.changed(kind)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        if self._closing:
+            return web.json_response({"error": "the collector is stopping"}, status=503)
         if len(self._clients) >= self.max_clients:
             return web.json_response(
                 {"error": f"too many console streams open ({self.max_clients}); close a tab"}, status=503
@@ -85,13 +98,15 @@ class ConsoleHub:
             # `ready` first: the page fetches everything once the stream is up, so nothing that
             # changed between its last fetch and the subscription is missed.
             await resp.write(f"retry: {RETRY_MS}\nevent: ready\ndata: {{}}\n\n".encode())
-            while True:
+            while not self._closing:
                 try:
                     await asyncio.wait_for(client.wake.wait(), timeout=self.heartbeat_s)
                 except TimeoutError:
                     await resp.write(b": heartbeat\n\n")
                     continue
                 client.wake.clear()
+                if self._closing:
+                    break
                 kinds, client.pending = sorted(client.pending), set()
                 for kind in kinds:
                     await resp.write(f"event: {kind}\ndata: {{}}\n\n".encode())
