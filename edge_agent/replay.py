@@ -31,7 +31,7 @@ import logging
 import sys
 import tomllib
 from collections.abc import Iterator
-from typing import IO
+from typing import IO, Any
 
 from edge_agent.detect import Detector, DetectorConfig, DetectorConfigError, ElevatorLimits
 from edge_agent.trend.watch import TrendConfigError
@@ -63,19 +63,24 @@ class _CountingLines:
         return line
 
 
-def load_detection_config(path: str) -> DetectorConfig:
-    """The `[detection]` table of the agent's TOML file (absent: contract defaults)."""
+def read_table(path: str, name: str, error: type[Exception]) -> dict[str, Any]:
+    """Table `[name]` of the agent's TOML file ({} when absent); `error` is the command's one-line error."""
     try:
         with open(path, "rb") as f:
             doc = tomllib.load(f)
     except OSError as exc:
-        raise ReplayError(f"{path}: cannot read config: {exc.strerror or exc}") from None
+        raise error(f"{path}: cannot read config: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ReplayError(f"{path}: not valid TOML: {exc}") from None
-    table = doc.get("detection", {})
+        raise error(f"{path}: not valid TOML: {exc}") from None
+    table = doc.get(name, {})
     if not isinstance(table, dict):
-        raise ReplayError(f"{path}: [detection] must be a table")
-    return DetectorConfig.from_mapping(table, path)
+        raise error(f"{path}: [{name}] must be a table")
+    return table
+
+
+def load_detection_config(path: str) -> DetectorConfig:
+    """The `[detection]` table of the agent's TOML file (absent: contract defaults)."""
+    return DetectorConfig.from_mapping(read_table(path, "detection", ReplayError), path)
 
 
 def replay(stream: IO[str], source: str, config: DetectorConfig) -> list[Event]:

@@ -17,7 +17,6 @@ import io
 import json
 import logging
 import sys
-import tomllib
 from collections.abc import Iterable
 from typing import IO
 
@@ -35,17 +34,9 @@ class TrendsError(Exception):
 
 def load_trend_config(path: str) -> TrendConfig:
     """The `[trend]` table of the agent's TOML file (absent: the documented defaults)."""
-    try:
-        with open(path, "rb") as f:
-            doc = tomllib.load(f)
-    except OSError as exc:
-        raise TrendsError(f"{path}: cannot read config: {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise TrendsError(f"{path}: not valid TOML: {exc}") from None
-    table = doc.get("trend", {})
-    if not isinstance(table, dict):
-        raise TrendsError(f"{path}: [trend] must be a table")
-    return TrendConfig.from_mapping(table, path)
+    from edge_agent.replay import read_table  # replay imports this module lazily for --trends
+
+    return TrendConfig.from_mapping(read_table(path, "trend", TrendsError), path)
 
 
 def watch_rows(rows: Iterable[SignalSnapshot], config: TrendConfig | None = None) -> tuple[list[Advisory], TrendWatch]:
